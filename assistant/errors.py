@@ -1,0 +1,45 @@
+"""Errors the assistant raises; each message says what happened and what to do next."""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base of every error meant to be shown to a user as it is."""
+
+
+class ConfigError(AssistantError):
+    """A setting has a value the assistant cannot use."""
+
+
+class IndexMissingError(AssistantError):
+    """No index has been built yet."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"Aucun index trouvé dans {where} : lancez `python ingest.py`.")
+
+
+class StoreUnavailableError(AssistantError):
+    """The Chroma server cannot be reached."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"Le serveur Chroma ({url}) ne répond pas : vérifiez qu'il est démarré, puis réessayez."
+        )
+
+
+class ModelUnavailableError(AssistantError):
+    """The embedding model cannot be loaded."""
+
+
+class EmptyCorpusError(AssistantError):
+    """Ingest found no usable document."""
+
+    def __init__(self, corpus_dir: str) -> None:
+        super().__init__(
+            f"Aucun document utilisable dans {corpus_dir} : ajoutez-y des fichiers .txt ou .md, "
+            "puis relancez `python ingest.py`."
+        )
+
+
+class InvalidQuestionError(AssistantError):
+    """The question cannot be read (empty, or only control characters)."""

@@ -1,0 +1,124 @@
+"""Reading a question before answering it: cleaning, language, and what must be refused.
+
+Refusals are decided on the words of the question alone, before any retrieval, so that no
+instruction hidden in a question can change what the assistant does.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from assistant.analysis import fold_accents, words
+
+_TAG = re.compile(r"<\s*(script|style|iframe)\b.*?(<\s*/\s*\1\s*>|$)|<[^>]{0,500}>", re.IGNORECASE | re.DOTALL)
+_MD_LINK = re.compile(r"!?\[([^\]]{0,200})\]\([^)]{0,500}\)")
+_TEMPLATE = re.compile(r"\$\{[^}]{0,300}\}|\{\{.{0,300}?\}\}|\{%.{0,300}?%\}")
+_URL = re.compile(r"\b(?:https?|javascript|data|ldap|file):[^\s]*", re.IGNORECASE)
+
+# Patterns are matched on folded text (lower case, no accents).
+_INJECTION = re.compile(
+    r"ignore[rsz]? (toutes |tout |l'ensemble |les |tes |vos |mes |ces )*(tes |vos |les )?"
+    r"(instructions|consignes|regles|directives)|oublie[rsz]? (tes|vos|les|toutes) "
+    r"|(prompt|message|instructions?) (systeme|system)|system prompt|ton prompt|tes instructions"
+    r"|\b(tu es|you are|en tant que|as) (maintenant |now )?dan\b|jailbreak|mode (developpeur|developer|dev|debug|admin)|sans (aucune )?(restriction|filtre|limite)"
+    r"|desactive[rsz]? (tes|les|vos) (filtres|regles|protections)|tu es (maintenant|desormais)"
+    r"|a partir de maintenant|from now on|you are now|ignore (all |any |the |your |previous )+"
+    r"|(previous|prior) instructions|pretend|fais semblant|joue le role|role[- ]?play"
+    r"|invente|hallucine|make (something|it) up|reveal your|administrateur du systeme"
+    r"|sans t'appuyer sur|sans (utiliser|citer) (le|les) document|ne cite pas|don't cite|do not cite"
+)
+_FALSE_STATEMENT = re.compile(
+    r"^\s*(dis|dites|reponds|repondez|ecris|affirme|confirme|certifie|say|tell me|write|confirm)"
+    r"(-moi|-nous| moi)?( que| qu'| that)\s+(?P<claim>.+)$"
+)
+_MEDICAL = re.compile(
+    r"\b(mal (au|a la|aux)|douleurs?|maladie|malade|medicaments?|medecin|symptomes?|traitement medical"
+    r"|diagnostic|ordonnance|depression|depressif|suicid|enceinte|grossesse|posologie|antidepresseur"
+    r"|therapie|soigner|guerir|autiste|autisme|psychiatr|hospitalis|blessure|blesse)\b"
+    r"|\b(medicine|medication|doctor|symptoms?|pain|sick|illness|diagnos|pregnan|treatment)\b"
+)
+_PERSONAL = re.compile(
+    r"(numero|num|no) de (securite sociale|secu|telephone|portable|tel)|\bsecu\b|social security"
+    r"|(adresse|mail|e-mail|email|telephone|coordonnees|salaire|dossier) (personnel|perso|de (m|l|ma |mon |un |une |d|la |le ))"
+    r"|mot de passe|password|\bmon dossier\b|\bmes (droits|allocations)\b|\b(rqth|aah|caf|mdph)\b"
+    r"|compte cpf de quelqu|le compte (cpf )?d'un autre|phone number|home address|\biban\b"
+    r"|carte (bancaire|vitale)|qui est (le|la) (formateur|formatrice|directeur|directrice) de"
+)
+_FORGERY = re.compile(
+    r"\b(faux|fausse|falsifi|contrefa|fabrique[rsz]?|forger|fake|forged?)\b.{0,40}"
+    r"\b(diplome|titre|certificat|attestation|document|parchemin|certification|degree|certificate)"
+)
+_ENGLISH_HINTS = frozenset(
+    "the what how is are does do which who when where why can could should of for to training hours "
+    "title course internship many much long level please tell me you i my this".split()
+)
+_FRENCH_HINTS = frozenset(
+    "le la les des du de est quel quelle quels quelles combien comment pourquoi qui que quoi je tu "
+    "formation heures titre stage niveau une un et pour dans sur avec faut peut".split()
+)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A question made safe to process, its language, and the refusal it calls for, if any."""
+
+    text: str  # markup removed, whitespace folded
+    language: str  # "fr" or "en"
+    refusal: str | None  # "injection", "medical", "personal", "forgery" or None
+    claim: str | None  # the statement of « dis que … », answered with the documents' facts
+    truncated: bool
+
+
+def clean(question: str, max_chars: int) -> tuple[str, bool]:
+    """Strips markup, templates, URLs, control characters and lone surrogates; folds spaces.
+
+    Returns the cleaned text and whether it had to be cut to max_chars.
+    """
+    text = question.encode("utf-8", errors="replace").decode("utf-8")
+    text = "".join(
+        c if unicodedata.category(c)[0] != "C" or c in "\n\t" else " "
+        for c in text
+    )
+    text = html.unescape(text)
+    text = _TAG.sub(" ", text)
+    text = _MD_LINK.sub(r" \1 ", text)
+    text = _TEMPLATE.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = re.sub(r"[<>*_`#|~]+", " ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    truncated = len(text) > max_chars
+    if truncated:
+        text = text[:max_chars].rsplit(" ", 1)[0]
+    return text, truncated
+
+
+def detect_language(text: str) -> str:
+    """'en' when the question reads as English, else 'fr' (the default audience)."""
+    tokens = words(text)
+    english = sum(t in _ENGLISH_HINTS for t in tokens)
+    french = sum(t in _FRENCH_HINTS for t in tokens)
+    return "en" if english > french else "fr"
+
+
+def read(question: str, max_chars: int) -> Reading:
+    """Cleans a question and decides whether it must be refused."""
+    text, truncated = clean(question, max_chars)
+    folded = fold_accents(text).replace("’", "'")
+    language = detect_language(text)
+    refusal = None
+    if _INJECTION.search(folded):
+        refusal = "injection"
+    elif _FORGERY.search(folded):
+        refusal = "forgery"
+    elif _MEDICAL.search(folded):
+        refusal = "medical"
+    elif _PERSONAL.search(folded):
+        refusal = "personal"
+    claim = None
+    statement = _FALSE_STATEMENT.match(folded)
+    if refusal is None and statement:
+        claim = statement.group("claim")
+    return Reading(text=text, language=language, refusal=refusal, claim=claim, truncated=truncated)
