@@ -10,7 +10,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from assistant.lexicon import ENGLISH_TO_FRENCH, QUESTION_WORDS, STOP_WORDS, SYNONYMS
+from assistant.lexicon import ENGLISH_TO_FRENCH, OUT_OF_SCOPE, QUESTION_WORDS, STOP_WORDS, SYNONYMS
 
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
 _DIGIT_GROUP = re.compile(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)")
@@ -114,3 +114,13 @@ def edit_distance(a: str, b: str, limit: int) -> int:
             return limit + 1
         previous = current
     return previous[-1]
+
+
+def is_out_of_scope(word: str) -> bool:
+    """A topic word the title's record does not settle (pay, cost, dates, places…)."""
+    return word in OUT_OF_SCOPE or stem(word) in _out_of_scope_stems()
+
+
+@lru_cache(maxsize=1)
+def _out_of_scope_stems() -> frozenset[str]:
+    return frozenset(stem(w) for w in OUT_OF_SCOPE)

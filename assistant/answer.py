@@ -10,11 +10,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from assistant.analysis import analyze
+from assistant.analysis import analyze, fold_accents
 from assistant.chunking import split_sentences
 from assistant.keywords import KeywordIndex, QueryTerm
 from assistant.messages import say
-from assistant.retrieval import Hit, Retrieval
+from assistant.retrieval import Hit, Retrieval, split_question
 
 _LIST_QUESTION = re.compile(
     r"\b(quels sont|quelles sont|lesquel|liste|enumere|cite[rz]?|les (deux|trois|2|3|different)"
@@ -29,7 +29,7 @@ _DEFINITION_QUESTION = re.compile(
     r"|\b([a-z]{2,8})\b\s*(?:signifie|veut dire|,? c'est quoi|stands? for)"
 )
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+")
-_CONTEXT_WEIGHT = 0.4
+_CONTEXT_WEIGHT = 0.4  # weight of the previous turn's words in a follow-up
 _SECTION_WEIGHT = 0.8
 _COVER_RATIO = 0.5  # another sentence is quoted only if it scores this share of the best one…
 _MIN_GAIN = 0.15  # …and answers this share of the question the quoted ones do not,
@@ -73,6 +73,7 @@ class Answer:
     language: str = "fr"
     followup: bool = False
     query: str = ""
+    coverage: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,22 +129,78 @@ def compose(
     language: str,
     max_cited: int,
     intro_key: str = "intro",
-) -> tuple[str, list[Citation]]:
-    """Writes the extractive answer and its citations from the retrieved hits."""
-    from assistant.analysis import fold_accents
+) -> tuple[str, list[Citation], float]:
+    """Writes the extractive answer and its citations from the retrieved hits.
 
+    A question that asks two things (« …, et combien… ? ») gets the sentences of each part.
+
+    Returns:
+        The text, the citations, and the coverage: the share (idf-weighted) of the question's key
+        words found in the quoted sentences or their headings.
+    """
+    context = [t for t in retrieval.context_terms if t.key] if retrieval.followup else []
+    parts = split_question(question)
+    chosen: list[_Unit] = []
+    for part in parts:
+        terms = retrieval.terms if len(parts) == 1 else index.read_question(part)
+        budget = max_cited - len({u.hit.chunk.id for u in chosen})
+        for unit in _select(part, terms, context, retrieval.hits, index, max(budget, 1)):
+            if (unit.hit.chunk.id, unit.position) not in {(u.hit.chunk.id, u.position) for u in chosen}:
+                chosen.append(unit)
+    if not chosen:
+        return "", [], 0.0
+    ordered = sorted(chosen, key=lambda u: (u.hit.rank, u.position))
+    coverage = _coverage(retrieval.terms, ordered, index)
+
+    citations: dict[str, Citation] = {}
+    lines = []
+    for unit in ordered:
+        chunk = unit.hit.chunk
+        if chunk.id not in citations:
+            citations[chunk.id] = _citation(len(citations) + 1, unit.hit)
+        citation = citations[chunk.id]
+        citation.quotes.append(unit.text)
+        quote = _LIST_ITEM.sub("", unit.text)
+        lines.append(f"- « {quote} » [{citation.n}]")
+    intro = say(intro_key, language)
+    if len(lines) == 1:
+        return f"{intro} {lines[0][2:]}", list(citations.values()), coverage
+    return intro + "\n" + "\n".join(lines), list(citations.values()), coverage
+
+
+def _coverage(terms: list[QueryTerm], units: list[_Unit], index: KeywordIndex) -> float:
+    """Share of the question's known key words (idf-weighted) that the quoted sentences or their
+    headings contain."""
+    seen: set[str] = set()
+    for unit in units:
+        seen |= unit.stems | set(analyze(unit.hit.section))
+    weights = _weights([t for t in terms if t.key], index, 1.0)
+    total = sum(w for _, w in weights)
+    if not total:
+        return 1.0
+    return sum(w for stems, w in weights if stems & seen) / total
+
+
+def _select(
+    question: str,
+    terms: list[QueryTerm],
+    context: list[QueryTerm],
+    hits: list[Hit],
+    index: KeywordIndex,
+    max_cited: int,
+) -> list[_Unit]:
+    """The sentences that answer a question: the best one, then those that answer what it leaves
+    out, then the whole list it belongs to when a list is asked for."""
     folded = fold_accents(question)
-    weighted = _weights(retrieval.terms, index, 1.0)
-    if retrieval.followup:
-        weighted += _weights([t for t in retrieval.context_terms if t.key], index, _CONTEXT_WEIGHT)
+    weighted = _weights(terms, index, 1.0) + _weights(context, index, _CONTEXT_WEIGHT)
     total = sum(w for _, w in weighted) or 1.0
     wants_list = bool(_LIST_QUESTION.search(folded))
     wants_figure = bool(_QUANTITY_QUESTION.search(folded))
-
-    own_terms = _weights([t for t in retrieval.terms if t.key], index, 1.0)
-    scored: list[_Unit] = []
     defined = _defined_term(folded)
-    for hit in retrieval.hits[:max_cited]:
+    own_terms = _weights([t for t in terms if t.key], index, 1.0)
+
+    scored: list[_Unit] = []
+    for hit in hits:
         # The heading right above a passage speaks for all of it (« Les prérequis d'accès… »).
         heading_stems = set(analyze(hit.section.split(" > ")[-1]))
         prior = 0.15 / hit.rank
@@ -163,7 +220,7 @@ def compose(
                 score += 0.3
             scored.append(_Unit(hit, position, text, score, block, stems))
     if not scored:
-        return "", []
+        return []
 
     ranked = sorted(scored, key=lambda u: -u.score)
     best = ranked[0]
@@ -176,28 +233,15 @@ def compose(
         new = {i for i, (stems, _) in enumerate(own_terms) if stems & unit.stems} - covered
         gain = sum(own_terms[i][1] for i in new) / own_total
         tied = unit.hit is best.hit and unit.score >= _TIE_RATIO * best.score
+        cited = {u.hit.chunk.id for u in chosen}
+        if unit.hit.chunk.id not in cited and len(cited) >= max_cited:
+            continue
         if gain >= _MIN_GAIN or tied:
             chosen.append(unit)
             covered |= new
     if best.block >= 0 and (wants_list or best.hit.chunk.metadata.get("kind") == "outline"):
-        chosen += [u for u in scored if u.hit is best.hit and u.block == best.block]
-    unique = {(u.hit.chunk.id, u.position): u for u in chosen}
-    ordered = sorted(unique.values(), key=lambda u: (u.hit.rank, u.position))
-
-    citations: dict[str, Citation] = {}
-    lines = []
-    for unit in ordered:
-        chunk = unit.hit.chunk
-        if chunk.id not in citations:
-            citations[chunk.id] = _citation(len(citations) + 1, unit.hit)
-        citation = citations[chunk.id]
-        citation.quotes.append(unit.text)
-        quote = _LIST_ITEM.sub("", unit.text)
-        lines.append(f"- « {quote} » [{citation.n}]")
-    intro = say(intro_key, language)
-    if len(lines) == 1:
-        return f"{intro} {lines[0][2:]}", list(citations.values())
-    return intro + "\n" + "\n".join(lines), list(citations.values())
+        chosen += [u for u in scored if u.hit is best.hit and u.block == best.block and u not in chosen]
+    return chosen
 
 
 def _defined_term(folded_question: str) -> str:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     min_dense_score: float = Field(
         0.75, description="Below this cosine similarity of the best passage, the assistant abstains."
     )
+    min_coverage: float = Field(
+        0.5, description="Share of the question's key words the quoted sentences must contain, or the assistant abstains."
+    )
     max_cited: int = Field(3, description="Most passages quoted in one answer.", ge=1)
 
     max_question_chars: int = Field(1000, description="Longer questions are cut, with a note.", ge=10)

@@ -8,12 +8,14 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
+from assistant.analysis import fold_accents, is_out_of_scope
 from assistant.answer import Answer, compose
 from assistant.config import Settings
 from assistant.embeddings import load_embeddings
 from assistant.errors import AssistantError, InvalidQuestionError
 from assistant.guard import clean, read
 from assistant.messages import say
+from assistant.keywords import QueryTerm
 from assistant.retrieval import Retrieval, Retriever
 from assistant.store import ChunkStore
 
@@ -113,16 +115,21 @@ class Assistant:
         return answer
 
     def _decide(self, query: str, retrieval: Retrieval, language: str, claim: bool) -> Answer:
+        """Answers from the passages, or abstains when they do not support an answer."""
         key_terms = [t for t in retrieval.terms if t.key and not t.word.isdigit()]
         unknown = [t for t in key_terms if not t.known]
         if not retrieval.followup and key_terms and len(unknown) == len(key_terms):
-            return Answer(say("offtopic", language), abstained=True, reason="offtopic", language=language)
-        if unknown or not retrieval.hits or (
-            self.settings.retrieval_mode != "bm25" and retrieval.best_dense < self.settings.min_dense_score
-        ):
-            return Answer(say("not_in_documents", language), abstained=True, reason="not_in_documents", language=language)
+            return self._abstain("offtopic", language)
+        # A topic the documents never mention (pay, cost, dates, places…), or a question made
+        # mostly of words they never use: nearby passages would only look like an answer.
+        if any(is_out_of_scope(t.word) for t in unknown) or self._unknown_names(query, unknown):
+            return self._abstain("not_in_documents", language)
+        if len(unknown) * 2 > len(key_terms) or not retrieval.hits:
+            return self._abstain("not_in_documents", language)
+        if self.settings.retrieval_mode != "bm25" and retrieval.best_dense < self.settings.min_dense_score:
+            return self._abstain("not_in_documents", language)
 
-        text, citations = compose(
+        text, citations, coverage = compose(
             query,
             retrieval,
             self.retriever.keywords,
@@ -130,18 +137,29 @@ class Assistant:
             self.settings.max_cited,
             intro_key="claim_intro" if claim else "intro",
         )
-        if not citations:
-            return Answer(say("not_in_documents", language), abstained=True, reason="not_in_documents", language=language)
+        if not citations or coverage < self.settings.min_coverage:
+            return self._abstain("not_in_documents", language)
         missing = self._figures_not_in_corpus(query)
         if missing:
             text += "\n\n" + say("unknown_figure", language, figures=", ".join(f"« {m} »" for m in missing))
-        return Answer(text, abstained=False, citations=citations, language=language)
+        return Answer(text, abstained=False, citations=citations, language=language, coverage=coverage)
+
+    @staticmethod
+    def _abstain(reason: str, language: str) -> Answer:
+        return Answer(say(reason, language), abstained=True, reason=reason, language=language)
+
+    @staticmethod
+    def _unknown_names(query: str, unknown: list[QueryTerm]) -> list[str]:
+        """Capitalised words inside the question that the documents never use: places, names."""
+        words = {t.word for t in unknown}
+        inner = re.findall(r"(?<=[a-zà-ÿ,] )[A-ZÀ-Ý][a-zà-ÿ]+", query)
+        return [w for w in inner if fold_accents(w) in words]
 
     def _figures_not_in_corpus(self, query: str) -> list[str]:
         """Figures of the question that no passage contains (a premise the documents do not back)."""
         corpus = re.sub(r"[  ]", "", self.corpus_text)
         figures = [f.strip() for f in _FIGURE.findall(query)]
-        return [f for f in figures if re.sub(r"[  ]", "", f) not in corpus]
+        return [f for f in figures if not re.search(rf"(?<!\d){re.escape(re.sub(r'[  ]', '', f))}(?!\d)", corpus)]
 
 
 def safe_error(err: Exception) -> str:

@@ -7,6 +7,7 @@ outside Chroma.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -15,11 +16,15 @@ from assistant.analysis import (
     content_words,
     edit_distance,
     expand_word,
+    fold_accents,
     is_function_word,
     phonetic_key,
     stem,
 )
+from assistant.lexicon import INTENTS
 from assistant.store import StoredChunk
+
+_INTENTS = [(re.compile(pattern), words) for pattern, words in INTENTS]
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,11 @@ class KeywordIndex:
             if not stems and not word.isdigit() and not function_word:
                 stems = self._near(word)
             terms.append(QueryTerm(word, stems, not function_word))
+        folded = fold_accents(text)
+        for pattern, words in _INTENTS:
+            if pattern.search(folded):
+                stems = frozenset(s for s in analyze(words) if s in self.vocabulary)
+                terms += [QueryTerm(s, frozenset({s}), True) for s in sorted(stems)]
         return terms
 
     def _near(self, word: str) -> frozenset[str]:

@@ -137,3 +137,43 @@ ENGLISH_TO_FRENCH: dict[str, tuple[str, ...]] = {
     "production": ("production",), "goods": ("biens",), "services": ("services",),
     "stand": ("signifie",), "esat": ("esat",), "ea": ("ea",), "rncp": ("rncp",),
 }
+
+# What a whole phrase asks for, when no single word says it (patterns on folded text) -> the
+# document words that answer that kind of question.
+INTENTS: tuple[tuple[str, str], ...] = (
+    (r"\b(faut|faudrait|besoin|necessaire|requis|exige|obligatoire|need|required|must|have to)\b"
+     r".*\b(entrer|rentrer|acceder|acces|inscrire|admis|commencer|formation|enter|start|training)",
+     "prérequis"),
+    (r"\b(ou|where)\b.*\b(trouve|trouver|cherche|chercher|regarde|regarder|consulte|consulter|find|look)"
+     r"|\b(trouve|trouver|cherche|chercher|find|look for)\b.*\b(centre|centres|organisme|organismes|ecole)",
+     "liste accessible"),
+    (r"\b(quel|quels|what|which) (genre de |type de |sorte de |kind of )?(public|publics|personnes|people)"
+     r"|\bavec qui\b|\baupres de qui\b",
+     "personnes situation handicap"),
+    (r"\bsans (faire |suivre |passer par )?(la |une )?formation\b|\bwithout (doing |taking )?(the )?training",
+     "validation des acquis de l'expérience"),
+)
+
+# Topics candidates ask about that a title's record does not settle (pay, cost, dates, places,
+# formats, equivalences…). A question word found here, and nowhere in the documents, means the
+# documents do not answer: the assistant says so instead of quoting a nearby passage.
+OUT_OF_SCOPE = frozenset(
+    """
+    salaire salaires remuneration remunere remuneree paye payee paie payer gagne gagner smic net
+    brut cout coute couter couts prix tarif tarifs gratuit gratuite payant frais financement
+    finance financee financer finances montant euros euro budget aide aides bourse
+    session sessions calendrier rentree commence commencer debut debute prochaine prochain
+    prochaines inscription inscriptions inscrire delai delais planning horaire horaires
+    lieu lieux ville villes region departement adresse pres proximite distance ligne visio
+    alternance contrat apprenti apprentie apprentis age ans vieux jeune limite
+    dispense dispenses equivalence equivalences allegement passerelle passerelles cap bac bep
+    brevet licence master validite valable valide expire expiration renouveler renouvellement
+    note notes bareme ecrit ecrite ecrites oral orale orales qcm memoire jury rattrapage
+    abandon abandons echec echecs semaines semaine jours weekend week end partiel
+    offres offre recrutement recruter embauche embaucher poursuivre poursuite evolution evoluer
+    nsf formacode rome remplace remplacer ancien ancienne signe signer parchemin diplome-requis
+    salary wage pay paid cost costs price fee fees free funding funded fund money
+    start starts session city town online remote distance apprenticeship age exemption
+    exemptions equivalence validity valid expire grade grades exam-date weeks days schedule
+    """.split()
+)
