@@ -184,9 +184,7 @@ def chunk_document(document: SourceDocument, max_chars: int) -> list[Chunk]:
         if len(outline) >= 2:
             listing = "\n".join(b.text.strip() for b in outline)
             parent = " > ".join(titles)
-            chunks.append(
-                _make_chunk(document.source, parent, listing, outline[0].start, outline[-1].end, "outline")
-            )
+            chunks.append(_make_chunk(document.source, parent, listing, outline[0].start, outline[-1].end, "outline"))
         outline.clear()
 
     for i, block in enumerate(blocks):

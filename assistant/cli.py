@@ -95,7 +95,9 @@ def run_ask(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: Te
     from assistant.core import safe_error
 
     if not args.jsonl and args.question is None:
-        print("Donnez une question entre guillemets, ou --jsonl pour lire un lot sur l'entrée standard.", file=sys.stderr)
+        print(
+            "Donnez une question entre guillemets, ou --jsonl pour lire un lot sur l'entrée standard.", file=sys.stderr
+        )
         return 2
     assistant = _load_assistant(settings)
     if not args.jsonl:
@@ -117,7 +119,7 @@ def run_ask(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: Te
             if not isinstance(request, dict):
                 raise ValueError
         except ValueError:
-            reply: dict[str, Any] = {"error": "Ligne illisible : un objet JSON {\"question\": …} est attendu."}
+            reply: dict[str, Any] = {"error": 'Ligne illisible : un objet JSON {"question": …} est attendu.'}
         else:
             try:
                 reply = assistant.ask(request.get("question", ""), request.get("history") or []).to_dict()

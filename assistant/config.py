@@ -48,7 +48,8 @@ class Settings(BaseSettings):
         0.75, description="Below this cosine similarity of the best passage, the assistant abstains."
     )
     min_coverage: float = Field(
-        0.5, description="Share of the question's key words the quoted sentences must contain, or the assistant abstains."
+        0.5,
+        description="Share of the question's key words the quoted sentences must contain, or the assistant abstains.",
     )
     max_cited: int = Field(3, description="Most passages quoted in one answer.", ge=1)
 

@@ -14,8 +14,8 @@ from assistant.config import Settings
 from assistant.embeddings import load_embeddings
 from assistant.errors import AssistantError, InvalidQuestionError
 from assistant.guard import clean, read
-from assistant.messages import say
 from assistant.keywords import QueryTerm
+from assistant.messages import say
 from assistant.retrieval import Retrieval, Retriever
 from assistant.store import ChunkStore
 

@@ -22,9 +22,7 @@ class StoreUnavailableError(AssistantError):
     """The Chroma server cannot be reached."""
 
     def __init__(self, url: str) -> None:
-        super().__init__(
-            f"Le serveur Chroma ({url}) ne répond pas : vérifiez qu'il est démarré, puis réessayez."
-        )
+        super().__init__(f"Le serveur Chroma ({url}) ne répond pas : vérifiez qu'il est démarré, puis réessayez.")
 
 
 class ModelUnavailableError(AssistantError):

@@ -23,7 +23,8 @@ _INJECTION = re.compile(
     r"ignore[rsz]? (toutes |tout |l'ensemble |les |tes |vos |mes |ces )*(tes |vos |les )?"
     r"(instructions|consignes|regles|directives)|oublie[rsz]? (tes|vos|les|toutes) "
     r"|(prompt|message|instructions?) (systeme|system)|system prompt|ton prompt|tes instructions"
-    r"|\b(tu es|you are|en tant que|as) (maintenant |now )?dan\b|jailbreak|mode (developpeur|developer|dev|debug|admin)|sans (aucune )?(restriction|filtre|limite)"
+    r"|\b(tu es|you are|en tant que|as) (maintenant |now )?dan\b|jailbreak"
+    r"|mode (developpeur|developer|dev|debug|admin)|sans (aucune )?(restriction|filtre|limite)"
     r"|desactive[rsz]? (tes|les|vos) (filtres|regles|protections)|tu es (maintenant|desormais)"
     r"|a partir de maintenant|from now on|you are now|ignore (all |any |the |your |previous )+"
     r"|(previous|prior) instructions|pretend|fais semblant|joue le role|role[- ]?play"
@@ -36,13 +37,14 @@ _FALSE_STATEMENT = re.compile(
 )
 _MEDICAL = re.compile(
     r"\b(mal (au|a la|aux)|douleurs?|maladie|malade|medicaments?|medecin|symptomes?|traitement medical"
-    r"|diagnostic|ordonnance|depression|depressif|suicid|enceinte|grossesse|posologie|antidepresseur"
-    r"|therapie|soigner|guerir|autiste|autisme|psychiatr|hospitalis|blessure|blesse)\b"
-    r"|\b(medicine|medication|doctor|symptoms?|pain|sick|illness|diagnos|pregnan|treatment)\b"
+    r"|diagnostic|ordonnance|depression|depressif|suicid\w*|enceinte|grossesse|posologie|antidepresseur"
+    r"|therapie|soigner|guerir|autiste|autisme|psychiatr\w*|hospitalis\w*|blessure|blesse)\b"
+    r"|\b(medicine|medication|doctor|symptoms?|pain|sick|illness|diagnos\w*|pregnan\w*|treatment)\b"
 )
 _PERSONAL = re.compile(
     r"(numero|num|no) de (securite sociale|secu|telephone|portable|tel)|\bsecu\b|social security"
-    r"|(adresse|mail|e-mail|email|telephone|coordonnees|salaire|dossier) (personnel|perso|de (m|l|ma |mon |un |une |d|la |le ))"
+    r"|(adresse|mail|e-mail|email|telephone|coordonnees|salaire|dossier) "
+    r"(personnel|perso|de (m|l|ma |mon |un |une |d|la |le ))"
     r"|mot de passe|password|\bmon dossier\b|\bmes (droits|allocations)\b|\b(rqth|aah|caf|mdph)\b"
     r"|compte cpf de quelqu|le compte (cpf )?d'un autre|phone number|home address|\biban\b"
     r"|carte (bancaire|vitale)|qui est (le|la) (formateur|formatrice|directeur|directrice) de"
@@ -78,10 +80,8 @@ def clean(question: str, max_chars: int) -> tuple[str, bool]:
     Returns the cleaned text and whether it had to be cut to max_chars.
     """
     text = question.encode("utf-8", errors="replace").decode("utf-8")
-    text = "".join(
-        c if unicodedata.category(c)[0] != "C" or c in "\n\t" else " "
-        for c in text
-    )
+    text = unicodedata.normalize("NFC", text)  # « é » typed as e + accent must read as « é »
+    text = "".join(c if unicodedata.category(c)[0] != "C" or c in "\n\t" else " " for c in text)
     text = html.unescape(text)
     text = _TAG.sub(" ", text)
     text = _MD_LINK.sub(r" \1 ", text)

@@ -81,7 +81,9 @@ def is_followup(question: str, terms: list[QueryTerm]) -> bool:
 
 def split_question(question: str) -> list[str]:
     """The parts of a question that asks two things (« …, et combien… ? »), or [question]."""
-    parts = [p.strip() for p in re.split(r"\?|[,;]\s*(?:et|and)\s+|\s+et (?=combien|quel|qui|o[uù]|quand|comment)", question)]
+    parts = [
+        p.strip() for p in re.split(r"\?|[,;]\s*(?:et|and)\s+|\s+et (?=combien|quel|qui|o[uù]|quand|comment)", question)
+    ]
     parts = [p for p in parts if len(p.split()) >= 3]
     return parts if len(parts) > 1 else [question]
 
@@ -89,9 +91,7 @@ def split_question(question: str) -> list[str]:
 class Retriever:
     """Dense + BM25 retrieval over the live collection."""
 
-    def __init__(
-        self, settings: Settings, embeddings: Embeddings, vectorstore: Any, chunks: list[StoredChunk]
-    ) -> None:
+    def __init__(self, settings: Settings, embeddings: Embeddings, vectorstore: Any, chunks: list[StoredChunk]) -> None:
         if settings.retrieval_mode not in MODES:
             raise ConfigError(
                 f"ASSISTANT_RETRIEVAL_MODE « {settings.retrieval_mode} » inconnu ; valeurs possibles : "
@@ -140,7 +140,9 @@ class Retriever:
             parts = split_question(question)
             for part in parts if len(parts) > 1 else []:
                 part_terms = self.keywords.read_question(part)
-                rankings.append((settings.bm25_weight, self._bm25([ws for t in part_terms for ws in t.weighted_stems()])))
+                rankings.append(
+                    (settings.bm25_weight, self._bm25([ws for t in part_terms for ws in t.weighted_stems()]))
+                )
 
         hits = self._fuse(rankings, dict(dense), dict(sparse))
         timings["retrieve"] = (time.perf_counter() - started) * 1000

