@@ -119,7 +119,7 @@ def _units(hit: Hit) -> list[tuple[str, int]]:
 
 
 def _weights(terms: list[QueryTerm], index: KeywordIndex, factor: float) -> list[tuple[frozenset[str], float]]:
-    return [(t.stems, factor * max(index.idf(s) for s in t.stems)) for t in terms if t.stems]
+    return [(t.stems, factor * t.weight * max(index.idf(s) for s in t.stems)) for t in terms if t.stems]
 
 
 def compose(

@@ -118,11 +118,14 @@ class Assistant:
         """Answers from the passages, or abstains when they do not support an answer."""
         key_terms = [t for t in retrieval.terms if t.key and not t.word.isdigit()]
         unknown = [t for t in key_terms if not t.known]
+        # A topic candidates ask about that the documents never mention (pay, cost, dates,
+        # places…): nearby passages would only look like an answer.
+        if any(is_out_of_scope(t.word) for t in unknown):
+            return self._abstain("not_in_documents", language)
         if not retrieval.followup and key_terms and len(unknown) == len(key_terms):
             return self._abstain("offtopic", language)
-        # A topic the documents never mention (pay, cost, dates, places…), or a question made
-        # mostly of words they never use: nearby passages would only look like an answer.
-        if any(is_out_of_scope(t.word) for t in unknown) or self._unknown_names(query, unknown):
+        # A place or a name the documents never use, or a question made mostly of unknown words.
+        if self._unknown_names(query, unknown):
             return self._abstain("not_in_documents", language)
         if len(unknown) * 2 > len(key_terms) or not retrieval.hits:
             return self._abstain("not_in_documents", language)

@@ -87,7 +87,8 @@ def load_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[SourceDocum
                 continue
             size = resolved.stat().st_size
             if size > max_file_bytes:
-                skipped.append(Skipped(name, f"fichier trop gros ({size // 1_000_000} Mo)"))
+                limit = _human_size(max_file_bytes)
+                skipped.append(Skipped(name, f"fichier trop gros ({_human_size(size)} ; limite {limit})"))
                 continue
             text = reader(resolved)
         except FileNotFoundError:
@@ -106,3 +107,7 @@ def load_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[SourceDocum
         seen[doc.content_hash] = name
         documents.append(doc)
     return documents, skipped
+
+
+def _human_size(size: int) -> str:
+    return f"{size / 1_000_000:.0f} Mo" if size >= 1_000_000 else f"{max(size // 1000, 1)} Ko"

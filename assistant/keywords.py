@@ -24,6 +24,7 @@ from assistant.analysis import (
 from assistant.lexicon import INTENTS
 from assistant.store import StoredChunk
 
+_INTENT_WEIGHT = 2.0
 _INTENTS = [(re.compile(pattern), words) for pattern, words in INTENTS]
 
 
@@ -34,14 +35,16 @@ class QueryTerm:
     word: str
     stems: frozenset[str]
     key: bool  # says what the question is about (not « combien », « quel »…)
+    weight: float = 1.0  # an intent read from a whole phrase counts more than one word
 
     @property
     def known(self) -> bool:
         return bool(self.stems)
 
-    def weighted_stems(self, weight: float = 1.0) -> list[tuple[str, float]]:
+    def weighted_stems(self, factor: float = 1.0) -> list[tuple[str, float]]:
         """Stems for BM25: the word's own stem counts fully; synonyms share half a weight, so
         that a word with many synonyms does not outweigh a precise one."""
+        weight = factor * self.weight
         own = stem(self.word)
         others = sorted(self.stems - {own})
         weighted = [(own, weight)] if own in self.stems else []
@@ -107,7 +110,7 @@ class KeywordIndex:
         for pattern, words in _INTENTS:
             if pattern.search(folded):
                 stems = frozenset(s for s in analyze(words) if s in self.vocabulary)
-                terms += [QueryTerm(s, frozenset({s}), True) for s in sorted(stems)]
+                terms += [QueryTerm(s, frozenset({s}), True, _INTENT_WEIGHT) for s in sorted(stems)]
         return terms
 
     def _near(self, word: str) -> frozenset[str]:

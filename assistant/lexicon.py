@@ -308,6 +308,15 @@ INTENTS: tuple[tuple[str, str], ...] = (
         r"\bsans (faire |suivre |passer par )?(la |une )?formation\b|\bwithout (doing |taking )?(the )?training",
         "validation des acquis de l'expérience",
     ),
+    (
+        r"\bqui (peut|peuvent|est concerne|sont concernes|a le droit)|\bpour qui\b|\bwho (can|may|is it for)",
+        "publics cibles",
+    ),
+    (
+        r"\b(ou|where|dans quel(le)?s? (structure|structures|etablissement|etablissements|type|lieu))\b"
+        r".*\b(travaill\w*|exerc\w*|bosse\w*|work\w*)",
+        "exerce principalement",
+    ),
 )
 
 # Topics candidates ask about that a title's record does not settle (pay, cost, dates, places,
