@@ -53,6 +53,7 @@ class Assistant:
         )
         self.retriever = Retriever(settings, embeddings, vectorstore, chunks)
         self.corpus_text = "\n".join(c.text for c in chunks)
+        embeddings.embed_query("Combien d'heures dure la formation ?")  # the first real question is not slower
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, embeddings: Embeddings | None = None) -> Assistant:

@@ -87,8 +87,11 @@ def _now() -> str:
 
 
 def _csv_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):  # text only: -1 stays a number
+        return "'" + value
+    return str(value)
 
 
 class FeedbackStore:

@@ -314,10 +314,12 @@ class Conversation:
         """The Chatbot's value (messages format)."""
         return [m for _, m in self._indexed()]
 
-    def turn_at(self, message_index: int) -> Turn | None:
-        """The turn a Chatbot message belongs to."""
+    def reply_at(self, message_index: int) -> Turn | None:
+        """The turn whose reply is the Chatbot message at this index (None for a user message)."""
         indexed = self._indexed()
-        return indexed[message_index][0] if 0 <= message_index < len(indexed) else None
+        if not 0 <= message_index < len(indexed) or indexed[message_index][1]["role"] != "assistant":
+            return None
+        return indexed[message_index][0]
 
     def _indexed(self) -> list[tuple[Turn, dict[str, str]]]:
         pairs: list[tuple[Turn, dict[str, str]]] = []
@@ -416,7 +418,7 @@ class ChatHandlers:
         Returns:
             The status to show, whether to offer the comment box, and the state.
         """
-        turn = conversation.turn_at(message_index)
+        turn = conversation.reply_at(message_index)
         if turn is None or not turn.question:
             return _status("Ce message n'est pas une réponse : il n'y a rien à évaluer."), False, conversation
         if liked not in (True, False):  # the same button clicked again: the vote is taken back
@@ -706,14 +708,16 @@ def serve(settings: Settings, ui: UISettings) -> int:
     """Loads the assistant (building the index first if there is none), then serves the app until
     interrupted. Returns the process exit code."""
     from assistant.cli import run_ingest
+    from assistant.embeddings import load_embeddings
 
     try:
+        embeddings = load_embeddings(settings)  # loaded once, kept for the life of the process
         try:
-            assistant = Assistant.from_settings(settings)
+            assistant = Assistant.from_settings(settings, embeddings)
         except IndexMissingError:
             print("Aucun index : construction à partir du corpus…", file=sys.stderr)
             run_ingest(settings, rebuild=False, as_json=False, out=sys.stderr)
-            assistant = Assistant.from_settings(settings)
+            assistant = Assistant.from_settings(settings, embeddings)
         app = build_app(assistant, ui)
     except AssistantError as err:
         print(f"Erreur : {err}", file=sys.stderr)

@@ -12,7 +12,11 @@ from assistant.errors import InvalidQuestionError
 ANSWERABLE = [
     ("Combien d'heures dure la formation ?", "441 heures de formation pour un parcours complet", "La formation"),
     ("Quel est le niveau du titre ?", "niveau 4", "Le métier visé"),
-    ("Que faut-il pour entrer en formation ?", "expérience minimale de 70 heures", "Les prérequis d'accès à la formation"),
+    (
+        "Que faut-il pour entrer en formation ?",
+        "expérience minimale de 70 heures",
+        "Les prérequis d'accès à la formation",
+    ),
     ("Quel est le taux de réussite ?", "88% de taux de réussite", "Les chiffres clés"),
     ("Combien de personnes dans un groupe ?", "16 personnes", "La formation"),
     ("Quelles sont les voies d'accès à la certification ?", "Par la validation des acquis", "2 voies d'accès"),
@@ -27,7 +31,9 @@ ANSWERABLE = [
 
 
 @pytest.mark.parametrize(("question", "fact", "heading"), ANSWERABLE)
-def test_answer_quotes_the_fact_and_cites_its_passage(assistant: Assistant, question: str, fact: str, heading: str) -> None:
+def test_answer_quotes_the_fact_and_cites_its_passage(
+    assistant: Assistant, question: str, fact: str, heading: str
+) -> None:
     answer = assistant.ask(question)
     assert not answer.abstained, answer.text
     assert fact in answer.text
@@ -57,7 +63,12 @@ def test_top_passage_of_hybrid_retrieval(assistant: Assistant) -> None:
 
 def test_list_question_gathers_every_item(assistant: Assistant) -> None:
     answer = assistant.ask("Quels sont les chiffres clés ?")
-    for figure in ("24 000 professionnels", "88% de taux de réussite", "93% de taux d'insertion", "88% de taux d'insertion"):
+    for figure in (
+        "24 000 professionnels",
+        "88% de taux de réussite",
+        "93% de taux d'insertion",
+        "88% de taux d'insertion",
+    ):
         assert figure in answer.text
 
 
@@ -145,7 +156,9 @@ def test_figure_absent_from_documents_is_flagged(assistant: Assistant) -> None:
 
 
 def test_markup_is_never_echoed(assistant: Assistant) -> None:
-    answer = assistant.ask('<img src=x onerror="window.__pwned=1"><script>alert(1)</script>Combien d\'heures dure la formation ?')
+    answer = assistant.ask(
+        '<img src=x onerror="window.__pwned=1"><script>alert(1)</script>Combien d\'heures dure la formation ?'
+    )
     assert "441 heures" in answer.text
     for payload in ("<img", "onerror", "<script", "alert("):
         assert payload not in answer.text
@@ -178,7 +191,9 @@ def test_overlong_question_is_cut_with_a_note(assistant: Assistant) -> None:
 
 
 def test_huge_history_is_bounded(assistant: Assistant) -> None:
-    history = [{"role": "user", "content": "x" * 100_000}] * 50 + [{"role": "user", "content": "Quel est le taux de réussite ?"}]
+    history = [{"role": "user", "content": "x" * 100_000}] * 50 + [
+        {"role": "user", "content": "Quel est le taux de réussite ?"}
+    ]
     answer = assistant.ask("Et le taux d'insertion ?", history)
     assert "93%" in answer.text
 

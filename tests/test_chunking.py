@@ -59,7 +59,9 @@ def test_chunk_ids_are_stable_and_depend_on_content() -> None:
 
 
 def test_markdown_headings_build_a_path() -> None:
-    text = "# Guide\n\nIntro.\n\n## Accès\n\nIl faut 70 heures.\n\n### Détail\n\n- un\n- deux\n\n## Coût\n\nNon précisé."
+    text = (
+        "# Guide\n\nIntro.\n\n## Accès\n\nIl faut 70 heures.\n\n### Détail\n\n- un\n- deux\n\n## Coût\n\nNon précisé."
+    )
     chunks = chunk_document(SourceDocument("g.md", text, "md"), max_chars=900)
     assert [(c.section, c.text) for c in chunks] == [
         ("Guide", "Intro."),

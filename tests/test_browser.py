@@ -1,0 +1,287 @@
+"""The chat in a real browser: Playwright driving Debian's chromium against the app on a loopback port.
+
+Screenshots land in screenshots/ (ignored by git). Skipped, with the reason, when /usr/bin/chromium
+is missing (CI installs it with apt-get).
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.config import PROJECT_DIR
+from assistant.core import Assistant
+from assistant.ui import EXAMPLES, UISettings, build_app, launch_options
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("no browser at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = PROJECT_DIR / "screenshots"
+PASSWORD = "conseil-2024"
+ANSWER_TIMEOUT_MS = 30_000
+# A reply is finished when it is a full answer or a notice (a streaming one has the class "streaming").
+FINISHED = "#chat .answer:not(.streaming), #chat .notice"
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    database: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    ui = UISettings(
+        data_dir=tmp_path_factory.mktemp("browser-data"),
+        adviser_password=PASSWORD,
+        host="127.0.0.1",
+        port=free_port(),
+        stream_delay_ms=5,
+    )
+    app = build_app(assistant, ui)
+    app.launch(**launch_options(ui), prevent_thread_lock=True, quiet=True)
+    try:
+        yield Server(f"http://127.0.0.1:{ui.port}/", ui.feedback_db)
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    """A fresh browser session (its own cookies, so its own conversation) on the chat."""
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(ANSWER_TIMEOUT_MS)
+    page.goto(server.url)
+    page.get_by_label("Votre question").wait_for()
+    yield page
+    context.close()
+
+
+def ask(page: Any, question: str) -> Any:
+    """Types a question, presses Enter, waits for the reply to finish; returns the reply's element."""
+    done = page.locator(FINISHED).count()
+    page.get_by_label("Votre question").fill(question)
+    page.get_by_label("Votre question").press("Enter")
+    page.wait_for_function(f"document.querySelectorAll({FINISHED!r}).length > {done}")
+    return page.locator(FINISHED).last
+
+
+def shoot(page: Any, name: str, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+
+def test_answer_shows_its_sources_and_markers_lead_to_them(page: Any) -> None:
+    shoot(page, "chat.png")
+    assert (
+        page.get_by_role("heading", level=1).inner_text()
+        == "Moniteur d'atelier en milieu de travail protégé (RNCP39099)"
+    )
+    assert page.evaluate("document.documentElement.lang") == "fr"
+
+    reply = ask(page, "Combien d'heures dure la formation ?")
+
+    assert "441 heures de formation pour un parcours complet" in reply.inner_text()
+    source = reply.locator("li.source").first
+    assert source.locator(".source-head").inner_text() == "[1] titre-moniteur-atelier-rncp39099.txt — La formation"
+    assert source.locator("mark").first.inner_text() == "441 heures de formation pour un parcours complet"
+    reply.get_by_role("link", name="Source 1").click()
+    assert page.evaluate("location.hash") == "#source-0-1"
+    assert page.evaluate("document.querySelector('#source-0-1').matches(':target')")
+    reply.locator("summary").first.click()  # the whole passage, one click away
+    assert "980 heures de stage long" in source.locator("details").inner_text()
+    page.locator("#chat .bubble-wrap").evaluate("e => { e.scrollTop = 0; }")
+    shoot(page, "answer-sources.png", full_page=False)
+
+
+def test_example_then_followup(page: Any) -> None:
+    done = page.locator(FINISHED).count()
+    page.get_by_role("button", name=EXAMPLES[0]).click()
+    page.wait_for_function(f"document.querySelectorAll({FINISHED!r}).length > {done}")
+    assert "441" in page.locator(FINISHED).last.inner_text()
+
+    reply = ask(page, "Et le stage court ?")
+
+    assert "105 heures de stage court" in reply.inner_text()
+    page.get_by_role("button", name="Nouvelle conversation").click()
+    page.wait_for_function(f"document.querySelectorAll({FINISHED!r}).length == 0")
+
+
+def test_dislike_with_a_comment_lands_in_sqlite(page: Any, server: Server) -> None:
+    ask(page, "Quel est le niveau du titre ?")
+
+    page.locator("#chat").get_by_role("button", name="Je n'aime pas").last.click()
+    page.get_by_text("Merci pour votre avis 👎.").wait_for()
+    page.get_by_label("Votre commentaire sur cette réponse (facultatif)").fill("Je cherchais le niveau européen")
+    page.get_by_role("button", name="Envoyer le commentaire").click()
+    page.get_by_text("Merci, votre commentaire est enregistré.").wait_for()
+
+    with sqlite3.connect(server.database) as conn:
+        rows = conn.execute(
+            "SELECT rating, comment, citations FROM feedback WHERE question = ?", ("Quel est le niveau du titre ?",)
+        ).fetchall()
+    assert len(rows) == 1
+    rating, comment, citations = rows[0]
+    assert (rating, comment) == (-1, "Je cherchais le niveau européen") and '"n": 1' in citations
+
+
+def test_markup_in_a_question_is_shown_as_text(page: Any) -> None:
+    payload = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+
+    ask(page, payload)
+
+    assert page.locator("#chat .question").last.inner_text() == payload
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("#chat img[src='x'], #chat script").count() == 0
+
+
+def test_adviser_view_needs_the_password(page: Any, server: Server) -> None:
+    ask(page, "Peut-on obtenir le titre par la VAE ?")
+    page.goto(server.url + "conseiller")
+    show = page.get_by_role("button", name="Afficher les questions récentes")
+
+    show.click()
+    page.get_by_text("Accès refusé").wait_for()
+    page.get_by_label("Mot de passe conseiller").fill("pas le bon")
+    show.click()
+    page.get_by_text("Accès refusé").wait_for()
+    assert "VAE" not in page.locator("#adviser-view").inner_text()
+
+    page.get_by_label("Mot de passe conseiller").fill(PASSWORD)
+    show.click()
+    page.locator("#adviser-view .interaction").first.wait_for()
+    view = page.locator("#adviser-view").inner_text()
+    assert "Peut-on obtenir le titre par la VAE ?" in view and "rang 1" in view
+    page.get_by_role("button", name="Exporter les avis (CSV)").click()
+    page.get_by_text("Export prêt").wait_for()
+    shoot(page, "adviser.png")
+
+
+def test_narrow_screen_has_no_horizontal_scroll(browser: Any, server: Server) -> None:
+    context = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 812}, device_scale_factor=2)
+    page = context.new_page()
+    page.set_default_timeout(ANSWER_TIMEOUT_MS)
+    try:
+        page.goto(server.url)
+        ask(page, "Quels sont les blocs de compétences ?")
+        shoot(page, "mobile-375.png")
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1] == 375
+        assert page.get_by_role("button", name="Envoyer", exact=True).bounding_box()["width"] > 40
+    finally:
+        context.close()
+
+
+def test_keyboard_alone_reaches_every_control(page: Any) -> None:
+    page.keyboard.press("Tab")
+    for _ in range(30):  # to the question box, by keyboard
+        if page.evaluate("document.activeElement.closest('#question') !== null"):
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.type("Combien d'heures dure la formation ?")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll({FINISHED!r}).length > 0")
+
+    page.evaluate("document.activeElement.blur()")
+    reached = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.append(
+            page.evaluate(
+                "(() => { const e = document.activeElement;"
+                " return (e.getAttribute('aria-label') || e.innerText || e.labels?.[0]?.innerText || '').trim(); })()"
+            )
+        )
+    for name in ("Source 1", "Je n'aime pas", "J'aime", "Envoyer", "Nouvelle conversation", EXAMPLES[0]):
+        assert name in reached, f"{name!r} cannot be reached with Tab: {reached}"
+
+    while page.evaluate("document.activeElement.getAttribute('aria-label')") != "Source 1":
+        page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#source-0-1"
+
+
+def test_every_control_is_labelled(page: Any) -> None:
+    ask(page, "Combien d'heures dure la formation ?")
+
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('button, a[href], input, textarea, select, [tabindex]')]
+            .filter(e => e.offsetParent !== null && e.tabIndex >= 0)
+            .filter(e => !((e.getAttribute('aria-label') || e.getAttribute('title') || e.innerText
+                           || [...(e.labels || [])].map(l => l.innerText).join('')).trim()))
+            .map(e => e.outerHTML.slice(0, 120))"""
+    )
+    assert unlabelled == []
+
+
+CONTRAST = """(selector) => {
+    const el = document.querySelector(selector);
+    const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+    let node = el, bg = null;
+    while (node && !bg) {
+        const c = rgb(getComputedStyle(node).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] >= 0.9)) bg = c;
+        node = node.parentElement;
+    }
+    bg = bg || [255, 255, 255];
+    const lum = c => c.slice(0, 3).map(v => v / 255)
+        .map(v => v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4))
+        .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(bg)];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_contrast_and_text_that_grows_with_the_browser_font_size(page: Any) -> None:
+    ask(page, "Combien d'heures dure la formation ?")
+
+    for selector in (
+        "#header p",
+        "#send",
+        "#chat a.cite",
+        "#chat mark",
+        "#chat .passage",
+        "#chat summary",
+        "#examples button",
+        "#question textarea",
+        "#chat .question",
+    ):
+        ratio = page.evaluate(CONTRAST, selector)
+        assert ratio >= 4.5, f"{selector}: contrast {ratio:.2f} < 4.5"
+
+    sizes = "['#chat .answer p', '#question textarea', '#send'].map(s => parseFloat(getComputedStyle(document.querySelector(s)).fontSize))"
+    before = page.evaluate(sizes)
+    page.evaluate("document.documentElement.style.fontSize = '32px'")  # a reader's larger default text
+    after = page.evaluate(sizes)
+    assert all(a >= 1.8 * b for a, b in zip(after, before, strict=True)), (before, after)
