@@ -1,0 +1,39 @@
+# Two commands for a fresh machine: `make start` (the assistant) and `make test` (the tests).
+# Each creates .venv and installs what is missing first; `start` also builds the index if absent.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: start test ingest ask eval check bench lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+start: $(VENV)/.installed
+	$(BIN)/python app.py
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+ingest: $(VENV)/.installed
+	$(BIN)/python ingest.py
+
+eval: $(VENV)/.installed
+	$(BIN)/python -m evals
+
+check: $(VENV)/.installed
+	$(BIN)/python -m evals --check
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m assistant bench
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check assistant tests evals
+	$(BIN)/mypy assistant
