@@ -28,6 +28,13 @@ _DEFINITION_QUESTION = re.compile(
     r"\b(?:signifie|veut dire|sigle|acronyme|stand for|stands for|meaning of)\b.*?\b([a-z]{2,8})\b\s*\??\s*$"
     r"|\b([a-z]{2,8})\b\s*(?:signifie|veut dire|,? c'est quoi|stands? for)"
 )
+_ENTITY_QUESTION = re.compile(
+    r"\b(qui|ki|who)\s+(est|sont|a|ont|certifie|delivre|habilite|organise|decide|is|are|does|issues|awards|certifies)\b"
+    r"|\b(quel|quelle|which|what) (organisme|organisation|body|institution)"
+)
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}(?:-[A-Z0-9]+)*\b")
+_LIST_BONUS = 0.15  # a list question prefers list items
+_ENTITY_BONUS = 0.1  # « qui… ? » prefers a sentence that names a body (CPNE-FP, France compétences)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+")
 _CONTEXT_WEIGHT = 0.4  # weight of the previous turn's words in a follow-up
 _SECTION_WEIGHT = 0.8
@@ -197,6 +204,7 @@ def _select(
     wants_list = bool(_LIST_QUESTION.search(folded))
     wants_figure = bool(_QUANTITY_QUESTION.search(folded))
     defined = _defined_term(folded)
+    wants_entity = bool(_ENTITY_QUESTION.search(folded))
     own_terms = _weights([t for t in terms if t.key], index, 1.0)
 
     scored: list[_Unit] = []
@@ -218,6 +226,10 @@ def _select(
                 score += 0.1
             if defined and re.search(rf"\b{re.escape(defined)}\s*\(", text, re.IGNORECASE):
                 score += 0.3
+            if wants_list and block >= 0:
+                score += _LIST_BONUS
+            if wants_entity and _names_an_entity(text, folded):
+                score += _ENTITY_BONUS
             scored.append(_Unit(hit, position, text, score, block, stems))
     if not scored:
         return []
@@ -242,6 +254,11 @@ def _select(
     if best.block >= 0 and (wants_list or best.hit.chunk.metadata.get("kind") == "outline"):
         chosen += [u for u in scored if u.hit is best.hit and u.block == best.block and u not in chosen]
     return chosen
+
+
+def _names_an_entity(text: str, folded_question: str) -> bool:
+    """Whether a sentence names an organisation (an acronym) that the question does not."""
+    return any(fold_accents(a) not in folded_question for a in _ACRONYM.findall(text))
 
 
 def _defined_term(folded_question: str) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from assistant.analysis import fold_accents, is_out_of_scope
-from assistant.answer import Answer, compose
+from assistant.analysis import analyze, expand_word, fold_accents, is_out_of_scope
+from assistant.answer import Answer, Citation, compose
 from assistant.config import Settings
 from assistant.embeddings import load_embeddings
 from assistant.errors import AssistantError, InvalidQuestionError
@@ -19,6 +19,11 @@ from assistant.messages import say
 from assistant.retrieval import Retrieval, Retriever
 from assistant.store import ChunkStore
 
+_COUNTED = re.compile(r"\b(?:combien|cb|how many|how much)\s+(?:de |d'|d’)?(\w+)")
+_CONFIRMATION = re.compile(
+    r"c'est (ca|bien|vrai)|\bnon\s*\?|n'est-ce pas|\bright\s*\?|\bisn't it|\bis that (right|true)"
+)
+_YEAR = re.compile(r"(?:19|20)\d\d")
 _FIGURE = re.compile(r"\b\d[\d  ]*(?:[.,]\d+)?\b")
 
 
@@ -144,6 +149,12 @@ class Assistant:
         if not citations or coverage < self.settings.min_coverage:
             return self._abstain("not_in_documents", language)
         missing = self._figures_not_in_corpus(query)
+        # « Combien de mois… ? » answered with hours, or « …en 2023 ? » with other years, is no answer.
+        checks_a_claim = claim or _CONFIRMATION.search(fold_accents(query))
+        if not self._counts_what_was_asked(query, citations) or (
+            not checks_a_claim and any(_YEAR.fullmatch(m) for m in missing)
+        ):
+            return self._abstain("not_in_documents", language)
         if missing:
             text += "\n\n" + say("unknown_figure", language, figures=", ".join(f"« {m} »" for m in missing))
         return Answer(text, abstained=False, citations=citations, language=language, coverage=coverage)
@@ -158,6 +169,16 @@ class Assistant:
         words = {t.word for t in unknown}
         inner = re.findall(r"(?<=[a-zà-ÿ,] )[A-ZÀ-Ý][a-zà-ÿ]+", query)
         return [w for w in inner if fold_accents(w) in words]
+
+    def _counts_what_was_asked(self, query: str, citations: list[Citation]) -> bool:
+        """Whether the quoted sentences count the thing « combien de … » asks about."""
+        match = _COUNTED.search(fold_accents(query))
+        if not match:
+            return True
+        vocabulary = self.retriever.keywords.vocabulary
+        asked = {s for s in expand_word(match.group(1)) if s in vocabulary}
+        quoted = set(analyze(" ".join(q for c in citations for q in c.quotes)))
+        return not asked or bool(asked & quoted)
 
     def _figures_not_in_corpus(self, query: str) -> list[str]:
         """Figures of the question that no passage contains (a premise the documents do not back)."""
