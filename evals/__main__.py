@@ -1,0 +1,113 @@
+"""Command line: `python -m evals [--split dev|test|all] [--configs …] [--limit N] [--check]`.
+
+Exit codes: 0 done (and the gate passed, with --check), 1 the quality gate failed, 2 the eval
+could not run (the message says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evals.runner import CONFIGS, REPORT_DIR, SPLIT_CHOICES, THRESHOLDS_FILE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m evals",
+        description="Runs the question set through each retrieval configuration and writes a report.",
+    )
+    parser.add_argument("--split", choices=SPLIT_CHOICES, default="all", help="questions to run (default: all)")
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        choices=list(CONFIGS),
+        default=list(CONFIGS),
+        metavar="CONFIG",
+        help=f"configurations to compare (default: all of {', '.join(CONFIGS)})",
+    )
+    parser.add_argument("--out", type=Path, default=REPORT_DIR, help="report folder (default: evals/report)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions, for a quick run")
+    parser.add_argument("--embeddings", default=None, help="embedding backend (the ASSISTANT_EMBEDDINGS setting)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit 1 when a test-split metric of hybrid misses its threshold in {THRESHOLDS_FILE.name}",
+    )
+    return parser
+
+
+def _progress_bar() -> Any:
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="Questions", unit="q", file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the eval; errors become one line on stderr and exit code 2."""
+    from pydantic import ValidationError
+
+    from assistant.config import Settings
+    from assistant.errors import AssistantError
+    from evals import EvalError
+    from evals.report import summary_table
+    from evals.runner import load_thresholds, run
+
+    args = _parser().parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        print("Error: --limit must be at least 1.", file=sys.stderr)
+        return 2
+    try:
+        settings = Settings(**({"embeddings": args.embeddings} if args.embeddings else {}))
+        thresholds = load_thresholds() if args.check else None
+        evaluation, failures = run(
+            settings,
+            out_dir=args.out,
+            split=args.split,
+            configs=args.configs,
+            limit=args.limit,
+            progress=_progress_bar(),
+            thresholds=thresholds,
+        )
+    except (EvalError, AssistantError) as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 2
+    except ValidationError as err:
+        print(f"Error: invalid ASSISTANT_* setting: {err.errors()[0]['msg']}.", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted: no report written.", file=sys.stderr)
+        return 130
+
+    print(summary_table(evaluation))
+    meta = evaluation.meta
+    print(
+        f"\n{meta['questions']} questions × {len(evaluation.configs)} configurations in {meta['total_s']} s "
+        f"(model load {meta['model_load_s']} s). Report: {args.out / 'report.md'}"
+    )
+    if thresholds is None:
+        return 0
+    for failure in failures:
+        print(f"Quality gate: {failure}", file=sys.stderr)
+    if failures:
+        print(f"quality gate FAILED ({len(failures)} metric(s) under threshold)", file=sys.stderr)
+        return 1
+    print("quality gate passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,418 @@
+"""Runs the question set through each retrieval configuration, side by side, and scores it.
+
+One embedding model and one Chroma store are loaded per run; each configuration gets its own
+`Assistant` over them. `run` does it all and writes the report; `run_configs` only measures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from assistant.config import Settings
+from assistant.core import Assistant
+from assistant.errors import AssistantError
+from assistant.guard import clean, read
+from assistant.retrieval import Retrieval, Retriever
+from evals import EvalError
+from evals.metrics import (
+    Outcome,
+    citation_markers,
+    citations_valid,
+    contains_any,
+    echoed_markup,
+    evidence_pieces,
+    gate_failures,
+    has_key_facts,
+    markup_in,
+    passage_text,
+    summarize,
+)
+
+EVALS_DIR = Path(__file__).resolve().parent
+QUESTIONS_FILE = EVALS_DIR / "questions.jsonl"
+THRESHOLDS_FILE = EVALS_DIR / "thresholds.json"
+REPORT_DIR = EVALS_DIR / "report"
+
+# Each configuration is a set of setting overrides; `hybrid` is what the product ships.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "bm25": {"retrieval_mode": "bm25", "followups": True},
+    "dense": {"retrieval_mode": "dense", "followups": True},
+    "hybrid-no-followup": {"retrieval_mode": "hybrid", "followups": False},
+    "hybrid": {"retrieval_mode": "hybrid", "followups": True},
+}
+PRODUCT_CONFIG = "hybrid"
+GATE_SPLIT = "test"
+SPLITS = ("dev", "test")
+SPLIT_CHOICES = (*SPLITS, "all")
+# Asked once per configuration before timing, so the first timed question pays no warm-up.
+WARM_UP_QUESTION = "Quel est le niveau du titre ?"
+
+_GATE_NEEDS = (
+    f"The quality gate reads the « {PRODUCT_CONFIG} » configuration on the « {GATE_SPLIT} » split: "
+    f"run with --split {GATE_SPLIT} or all, and keep {PRODUCT_CONFIG} in --configs."
+)
+
+Progress = Callable[[int, int], None]  # (questions done, questions to do), across configurations
+
+
+@dataclass(frozen=True)
+class Question:
+    """One line of the question file."""
+
+    id: str
+    question: str
+    kind: str
+    history: list[dict[str, str]]
+    answerable: bool
+    evidence: str
+    must_contain: list[str]
+    split: str
+
+    @property
+    def pieces(self) -> list[str]:
+        return evidence_pieces(self.evidence)
+
+
+_FIELD_TYPES: dict[str, type] = dict(
+    id=str, question=str, kind=str, history=list, answerable=bool, evidence=str, must_contain=list, split=str
+)
+
+
+def load_questions(path: Path = QUESTIONS_FILE) -> list[Question]:
+    """Reads and checks the question file (one JSON object per line).
+
+    Raises:
+        EvalError: the file is missing, or a line is not a valid question (line number given).
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise EvalError(f"Cannot read the question file {path}: {err.strerror}.") from err
+    questions: list[Question] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path.name}, line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise EvalError(f"{where}: not JSON ({err.msg}).") from err
+        if not isinstance(row, dict):
+            raise EvalError(f"{where}: expected a JSON object.")
+        for name, kind in _FIELD_TYPES.items():
+            if not isinstance(row.get(name), kind):
+                raise EvalError(f"{where}: field « {name} » must be a {kind.__name__}.")
+        if row["split"] not in SPLITS:
+            raise EvalError(f"{where}: split must be one of {', '.join(SPLITS)}, not « {row['split']} ».")
+        if row["id"] in seen:
+            raise EvalError(f"{where}: id « {row['id']} » is used twice.")
+        if not all(isinstance(s, str) for s in row["must_contain"]):
+            raise EvalError(f"{where}: must_contain must be a list of strings.")
+        if not all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in row["history"]):
+            raise EvalError(f"{where}: history must be a list of {{role, content}} messages.")
+        seen.add(row["id"])
+        questions.append(Question(**{name: row[name] for name in _FIELD_TYPES}))
+    if not questions:
+        raise EvalError(f"{path} holds no question.")
+    return questions
+
+
+def select(questions: Sequence[Question], split: str = "all", limit: int | None = None) -> list[Question]:
+    """The questions of a split (or all), the first `limit` of them when given."""
+    chosen = [q for q in questions if split == "all" or q.split == split]
+    return chosen[:limit] if limit is not None else chosen
+
+
+class RecordingRetriever(Retriever):
+    """The assistant's retriever, keeping the last `Retrieval` it returned: retrieval metrics
+    read the very hits `ask` answered from, without embedding the question a second time."""
+
+    last: Retrieval | None = None
+
+    @classmethod
+    def around(cls, retriever: Retriever) -> RecordingRetriever:
+        return cls(retriever.settings, retriever.embeddings, retriever.vectorstore, retriever.keywords.chunks)
+
+    def retrieve(self, question: str, history: list[dict[str, str]] | None = None) -> Retrieval:
+        self.last = super().retrieve(question, history)
+        return self.last
+
+
+def _history(messages: list[dict[str, str]], settings: Settings) -> list[dict[str, str]]:
+    """The history as `Assistant.ask` hands it to retrieval: latest messages, markup removed."""
+    latest = messages[-settings.max_history_messages :] if settings.max_history_messages else []
+    cleaned = []
+    for message in latest:
+        text, _ = clean(message.get("content", ""), settings.max_history_chars)
+        if text:
+            cleaned.append({"role": message.get("role", "user"), "content": text})
+    return cleaned
+
+
+def _retrieve(assistant: Assistant, question: Question) -> Retrieval | None:
+    """What retrieval finds for the text `ask` searches with (the cleaned question, or the
+    statement of « dis que … »); for questions `ask` refuses before retrieving."""
+    reading = read(question.question, assistant.settings.max_question_chars)
+    if not re.search(r"\w", reading.text):
+        return None
+    return assistant.retriever.retrieve(reading.claim or reading.text, _history(question.history, assistant.settings))
+
+
+def _score_retrieval(retrieval: Retrieval | None, question: Question, passages: list[str], outcome: Outcome) -> None:
+    """Ranks of the retrieved passages that hold the evidence."""
+    pieces = question.pieces
+    outcome.relevant_total = sum(contains_any(p, pieces) for p in passages)
+    texts = [passage_text(h.section, h.chunk.text) for h in retrieval.hits] if retrieval else []
+    outcome.relevance = [contains_any(t, pieces) for t in texts]
+    outcome.all_pieces = all(any(contains_any(t, [piece]) for t in texts) for piece in pieces)
+
+
+def evaluate(assistant: Assistant, question: Question, passages: list[str]) -> Outcome:
+    """Asks one question and scores the answer, the citations and the retrieval.
+
+    Args:
+        assistant: the configuration under test (its retriever a `RecordingRetriever`, or each
+            answerable question is retrieved a second time).
+        question: the question, its history and what is expected.
+        passages: every indexed passage (heading path and text), to count the relevant ones.
+    """
+    outcome = Outcome(
+        id=question.id,
+        kind=question.kind,
+        split=question.split,
+        question=question.question,
+        answerable=question.answerable,
+        evidence=question.pieces,
+        must_contain=list(question.must_contain),
+        answer="",
+        abstained=False,
+        reason="error",
+        latency_ms=0.0,
+        has_markup=bool(markup_in(question.question)),
+    )
+    recorder = assistant.retriever if isinstance(assistant.retriever, RecordingRetriever) else None
+    try:
+        if recorder:
+            recorder.last = None
+        answer = assistant.ask(question.question, question.history)
+        if question.answerable and question.pieces:
+            retrieval = recorder.last if recorder and recorder.last else _retrieve(assistant, question)
+            _score_retrieval(retrieval, question, passages, outcome)
+    except AssistantError as err:  # one failing question is a failure, not the end of the run
+        outcome.error = f"{type(err).__name__}: {err}"
+        return outcome
+
+    outcome.answer = answer.text
+    outcome.abstained = answer.abstained
+    outcome.reason = answer.reason
+    outcome.latency_ms = answer.latency_ms
+    outcome.timings_ms = dict(answer.timings_ms)
+    outcome.cited_sections = [c.section for c in answer.citations]
+    outcome.echoed = echoed_markup(question.question, answer.text)
+    if not answer.abstained or answer.citations or citation_markers(answer.text):
+        outcome.citations_valid = citations_valid(answer.text, [c.n for c in answer.citations], answer.abstained)
+    if question.answerable:
+        outcome.key_facts = not answer.abstained and has_key_facts(answer.text, question.must_contain)
+        if not answer.abstained:
+            needles = question.pieces + question.must_contain
+            outcome.cited = len(answer.citations)
+            passages_cited = [passage_text(c.section, c.text) for c in answer.citations]
+            outcome.cited_relevant = sum(contains_any(p, needles) for p in passages_cited)
+    return outcome
+
+
+@dataclass
+class EvalRun:
+    """Every outcome of a run, and its figures per configuration, split and kind."""
+
+    configs: list[str]
+    outcomes: dict[str, list[Outcome]]
+    meta: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # config -> split -> figures
+    by_kind: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)  # … -> kind -> figures
+
+    @property
+    def splits(self) -> list[str]:
+        """The splits with questions in this run, then "all" when there are two."""
+        present = [s for s in SPLITS if any(o.split == s for o in next(iter(self.outcomes.values()), []))]
+        return present + ["all"] if len(present) > 1 else present
+
+    def compute(self) -> None:
+        """Fills `summary` and `by_kind` from the outcomes."""
+        for config, outcomes in self.outcomes.items():
+            self.summary[config] = {}
+            self.by_kind[config] = {}
+            for split in self.splits:
+                chosen = [o for o in outcomes if split == "all" or o.split == split]
+                self.summary[config][split] = summarize(chosen)
+                kinds = sorted({o.kind for o in chosen})
+                self.by_kind[config][split] = {k: summarize([o for o in chosen if o.kind == k]) for k in kinds}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "meta": self.meta,
+            "configs": {name: CONFIGS[name] for name in self.configs},
+            "splits": self.splits,
+            "summary": self.summary,
+            "by_kind": self.by_kind,
+            "outcomes": {name: [o.to_dict() for o in outcomes] for name, outcomes in self.outcomes.items()},
+        }
+
+
+def open_index(settings: Settings, embeddings: Embeddings) -> tuple[Any, dict[str, Any]]:
+    """The Chroma store, built from the corpus first when no index exists yet.
+
+    Returns the store and what was done (for the report).
+    """
+    from assistant.indexing import ingest, model_name
+    from assistant.store import ChunkStore
+
+    store = ChunkStore.open(settings)
+    info: dict[str, Any] = {"index": store.where, "built": False}
+    if store.live_name() is None:
+        started = time.perf_counter()
+        summary = ingest(settings, embeddings, store)
+        info.update(built=True, ingest_s=round(time.perf_counter() - started, 2), chunks=summary.chunks)
+    info["index_model"] = (store.live_collection().metadata or {}).get("embedding_model", "")
+    info["query_model"] = model_name(embeddings)
+    return store, info
+
+
+def run_configs(
+    settings: Settings,
+    questions: Sequence[Question],
+    configs: Sequence[str] = tuple(CONFIGS),
+    embeddings: Embeddings | None = None,
+    progress: Progress | None = None,
+) -> EvalRun:
+    """Runs every question through every configuration over one model and one index.
+
+    Raises:
+        EvalError: an unknown configuration name.
+        AssistantError: the model or the index cannot be loaded.
+    """
+    from assistant.embeddings import load_embeddings
+
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        raise EvalError(f"Unknown configuration(s) {', '.join(unknown)}; choose among {', '.join(CONFIGS)}.")
+    started = time.perf_counter()
+    embeddings = embeddings or load_embeddings(settings)
+    loaded = time.perf_counter()
+    store, index_info = open_index(settings, embeddings)
+    chunks, _ = store.read_all(store.live_collection())
+    passages = [passage_text(str(c.metadata.get("section", "")), c.text) for c in chunks]
+
+    outcomes: dict[str, list[Outcome]] = {}
+    seconds: dict[str, float] = {}
+    done, total = 0, len(questions) * len(configs)
+    for name in configs:
+        config_started = time.perf_counter()
+        assistant = Assistant(settings.model_copy(update=CONFIGS[name]), embeddings, store)
+        assistant.retriever = RecordingRetriever.around(assistant.retriever)
+        assistant.ask(WARM_UP_QUESTION)
+        outcomes[name] = []
+        for question in questions:
+            outcomes[name].append(evaluate(assistant, question, passages))
+            done += 1
+            if progress:
+                progress(done, total)
+        seconds[name] = round(time.perf_counter() - config_started, 2)
+
+    evaluation = EvalRun(list(configs), outcomes)
+    evaluation.meta = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "questions": len(questions),
+        "passages": len(chunks),
+        "embeddings": settings.embeddings,
+        "top_k": settings.top_k,
+        "model_load_s": round(loaded - started, 2),
+        "config_s": seconds,
+        "total_s": round(time.perf_counter() - started, 2),
+        **index_info,
+    }
+    evaluation.compute()
+    return evaluation
+
+
+def run(
+    settings: Settings,
+    out_dir: Path = REPORT_DIR,
+    split: str = "all",
+    configs: Sequence[str] = tuple(CONFIGS),
+    limit: int | None = None,
+    embeddings: Embeddings | None = None,
+    progress: Progress | None = None,
+    questions_file: Path = QUESTIONS_FILE,
+    thresholds: dict[str, float] | None = None,
+) -> tuple[EvalRun, list[str]]:
+    """Loads the questions, runs the configurations, writes the report to `out_dir`.
+
+    Args:
+        thresholds: when given, the quality gate is checked and its verdict goes in the report.
+
+    Returns:
+        The run, and the gate failures (empty when the gate passed or was not asked for).
+
+    Raises:
+        EvalError: bad question file, split, configuration, or a gate that cannot be checked.
+        AssistantError: the model or the index cannot be loaded.
+    """
+    from evals.report import write_report
+
+    if split not in SPLIT_CHOICES:
+        raise EvalError(f"Unknown split « {split} »; choose among {', '.join(SPLIT_CHOICES)}.")
+    if thresholds is not None and (split not in (GATE_SPLIT, "all") or PRODUCT_CONFIG not in configs):
+        raise EvalError(_GATE_NEEDS)
+    questions = select(load_questions(questions_file), split, limit)
+    if not questions:
+        raise EvalError(f"No question in split « {split} ».")
+    evaluation = run_configs(settings, questions, configs, embeddings, progress)
+    failures = check_gate(evaluation, thresholds) if thresholds is not None else []
+    if thresholds is not None:
+        evaluation.meta["gate"] = {"thresholds": thresholds, "passed": not failures, "failures": failures}
+    write_report(evaluation, out_dir)
+    return evaluation, failures
+
+
+def load_thresholds(path: Path = THRESHOLDS_FILE) -> dict[str, float]:
+    """The quality gate: metric name -> minimum (or maximum, for names ending in `_max`).
+
+    Raises:
+        EvalError: the file is missing, not JSON, or names a metric that does not exist.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise EvalError(f"Cannot read the thresholds file {path}: {err.strerror}.") from err
+    except json.JSONDecodeError as err:
+        raise EvalError(f"{path} is not valid JSON ({err.msg}, line {err.lineno}).") from err
+    if not isinstance(data, dict) or not all(isinstance(v, int | float) for v in data.values()):
+        raise EvalError(f"{path} must map metric names to numbers.")
+    known = set(summarize([]))
+    unknown = [name for name in data if name.removesuffix("_max") not in known]
+    if unknown:
+        raise EvalError(f"{path}: unknown metric(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+    return {name: float(value) for name, value in data.items()}
+
+
+def check_gate(evaluation: EvalRun, thresholds: dict[str, float]) -> list[str]:
+    """One message per metric of the product configuration, on the test split, that misses its
+    threshold; [] when all pass.
+
+    Raises:
+        EvalError: the run has no test split or no product configuration to check.
+    """
+    figures = evaluation.summary.get(PRODUCT_CONFIG, {}).get(GATE_SPLIT)
+    if figures is None:
+        raise EvalError(_GATE_NEEDS)
+    return gate_failures(figures, thresholds, f"{GATE_SPLIT}/{PRODUCT_CONFIG}")

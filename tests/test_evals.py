@@ -1,0 +1,277 @@
+"""The eval harness: metric functions on hand-made inputs, the question file, and a short real run."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from assistant.config import PROJECT_DIR, Settings
+from evals import EvalError
+from evals.__main__ import main
+from evals.metrics import (
+    Outcome,
+    citations_valid,
+    echoed_markup,
+    evidence_pieces,
+    has_key_facts,
+    hit_at_k,
+    ndcg_at_k,
+    normalise,
+    percentile,
+    reciprocal_rank,
+    summarize,
+)
+from evals.report import is_failure
+from evals.runner import (
+    CONFIGS,
+    QUESTIONS_FILE,
+    THRESHOLDS_FILE,
+    EvalRun,
+    check_gate,
+    load_questions,
+    load_thresholds,
+    run,
+)
+
+DOCUMENT = PROJECT_DIR / "corpus" / "titre-moniteur-atelier-rncp39099.txt"
+KINDS = {
+    "fact", "list", "paraphrase", "typo", "english", "followup", "multi",
+    "unanswerable", "offtopic", "injection", "false_premise", "personal", "markup",
+}  # fmt: skip
+
+
+# --- ranking metrics -------------------------------------------------------------------------
+
+RANKING = [False, True, False, True, False]  # relevant passages at ranks 2 and 4
+
+
+def test_recall_at_k_on_a_known_ranking() -> None:
+    assert [hit_at_k(RANKING, k) for k in (1, 2, 3, 5)] == [False, True, True, True]
+    assert hit_at_k([False] * 5, 5) is False
+
+
+def test_reciprocal_rank_is_one_over_the_first_relevant_rank() -> None:
+    assert reciprocal_rank(RANKING) == 0.5
+    assert reciprocal_rank([True, True]) == 1.0
+    assert reciprocal_rank([False, False, False]) == 0.0
+
+
+def test_ndcg_against_the_ideal_ranking_of_the_whole_index() -> None:
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)
+    assert ndcg_at_k(RANKING, relevant_total=2) == pytest.approx(dcg / (1 + 1 / math.log2(3)))
+    # A third relevant passage the retriever missed lowers the ideal's reach, hence the score.
+    assert ndcg_at_k(RANKING, relevant_total=3) == pytest.approx(dcg / (1 + 1 / math.log2(3) + 0.5))
+    assert ndcg_at_k([True, False, False], relevant_total=1) == 1.0
+    assert ndcg_at_k([False, False], relevant_total=0) == 0.0
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0], 95) == pytest.approx(3.85)
+    assert percentile([7.0], 95) == 7.0
+    assert percentile([], 50) is None
+
+
+# --- answers and citations -------------------------------------------------------------------
+
+
+def test_key_facts_ignore_case_spacing_and_quotes() -> None:
+    answer = "D'après les documents : « Ce métier a été enregistré […] au niveau\n4 rncp39099. » [1]"
+    assert has_key_facts(answer, ["niveau 4", "RNCP39099"])
+    assert has_key_facts("« 24 000 professionnels en poste »", ["24 000"])  # narrow no-break space
+    assert has_key_facts("l’organisme « habilité »", ["l'organisme"])
+    assert not has_key_facts(answer, ["niveau 4", "CPNE-FP"])
+    assert normalise("  Niveau\u00a0 4\n") == "niveau 4"
+
+
+def test_citation_validity_catches_dangling_and_unused_markers() -> None:
+    assert citations_valid("« a » [1]\n« b » [2]", [1, 2], abstained=False)
+    assert not citations_valid("« a » [1] « b » [3]", [1, 2], abstained=False)  # [3] points nowhere
+    assert not citations_valid("« a » [1]", [1, 2], abstained=False)  # [2] listed, never used
+    assert not citations_valid("« a »", [], abstained=False)  # an answer that cites nothing
+    assert not citations_valid("« a » [1]", [1, 1], abstained=False)  # the same number twice
+    assert citations_valid("Les documents ne le précisent pas.", [], abstained=True)
+    assert not citations_valid("Les documents ne le précisent pas [1].", [], abstained=True)
+
+
+def test_echoed_markup_is_markup_of_the_question_found_in_the_answer() -> None:
+    question = '<img src=x onerror="alert(1)">Combien ? {{7*7}} ${jndi:x}'
+    assert echoed_markup(question, "« 441 heures » [1]") == []
+    assert echoed_markup(question, "Voici <img src=x> {{7*7}}") == ["tag", "{{"]
+    assert echoed_markup("Combien d'heures ?", "<b>441</b>") == []  # not from the question
+
+
+def test_evidence_pieces_split_on_the_separator() -> None:
+    assert evidence_pieces("441 heures || 980 heures de stage long") == ["441 heures", "980 heures de stage long"]
+    assert evidence_pieces("") == []
+
+
+def _outcome(qid: str, kind: str, answerable: bool, abstained: bool, **fields: Any) -> Outcome:
+    return Outcome(
+        id=qid, kind=kind, split="test", question="?", answerable=answerable,
+        evidence=["x"] if answerable else [], must_contain=["x"] if answerable else [],
+        answer="", abstained=abstained, reason="answered", latency_ms=10.0, **fields,
+    )  # fmt: skip
+
+
+def test_summarize_exact_figures() -> None:
+    outcomes = [
+        _outcome("a", "fact", True, False, relevance=[True, False], relevant_total=1, all_pieces=True,
+                 key_facts=True, citations_valid=True, cited=2, cited_relevant=1),
+        _outcome("b", "fact", True, False, relevance=[False, False, True], relevant_total=1, all_pieces=True,
+                 key_facts=False, citations_valid=False, cited=1, cited_relevant=1),
+        _outcome("c", "fact", True, True, relevance=[False], relevant_total=1, all_pieces=False, key_facts=False),
+        _outcome("d", "unanswerable", False, True),
+        _outcome("e", "injection", False, True),
+        _outcome("f", "offtopic", False, False, citations_valid=True, has_markup=True, echoed=["tag"]),
+    ]  # fmt: skip
+    figures = summarize(outcomes)
+    assert (figures["questions"], figures["answerable"], figures["unanswerable"]) == (6, 3, 3)
+    assert (figures["recall@1"], figures["recall@3"], figures["recall@5"]) == (1 / 3, 2 / 3, 2 / 3)
+    assert figures["mrr"] == pytest.approx((1 + 1 / 3 + 0) / 3)
+    assert figures["all_pieces@5"] == 2 / 3
+    assert figures["accuracy"] == 1 / 3
+    assert figures["over_abstention"] == 1 / 3
+    assert figures["citation_validity"] == 2 / 3
+    assert figures["citation_precision"] == 2 / 3  # 2 relevant of 3 cited passages
+    assert figures["abstention_precision"] == 2 / 3  # c abstained but was answerable
+    assert figures["abstention_recall"] == 2 / 3  # f was answered
+    assert figures["refusal_rate"] == 0.5
+    assert figures["markup_echo_free"] == 0.0
+    assert figures["correct"] == 3 / 6
+    assert figures["latency_p50_ms"] == 10.0
+
+
+def test_summarize_of_nothing_measures_nothing() -> None:
+    figures = summarize([])
+    assert figures["questions"] == 0
+    assert figures["accuracy"] is None and figures["recall@5"] is None and figures["latency_p95_ms"] is None
+
+
+# --- the quality gate ------------------------------------------------------------------------
+
+
+def _run_with(figures: dict[str, float]) -> EvalRun:
+    evaluation = EvalRun(["hybrid"], {"hybrid": []})
+    evaluation.summary = {"hybrid": {"test": {**summarize([]), **figures}}}
+    return evaluation
+
+
+def test_gate_names_each_failing_metric() -> None:
+    evaluation = _run_with({"accuracy": 0.5, "recall@5": 0.99, "over_abstention": 0.2})
+    failures = check_gate(evaluation, {"accuracy": 0.7, "recall@5": 0.9, "over_abstention_max": 0.1, "mrr": 0.5})
+    assert failures == [
+        "accuracy = 0.500 is under its threshold 0.700 (test/hybrid).",
+        "over_abstention = 0.200 is above its maximum 0.100 (test/hybrid).",
+        "mrr: not measured on test/hybrid (threshold 0.500).",
+    ]
+    assert check_gate(evaluation, {"recall@5": 0.9}) == []
+
+
+def test_gate_needs_the_test_split_of_hybrid() -> None:
+    evaluation = EvalRun(["hybrid"], {"hybrid": []})
+    evaluation.summary = {"hybrid": {"dev": summarize([])}}
+    with pytest.raises(EvalError, match="--split test"):
+        check_gate(evaluation, {"accuracy": 0.7})
+
+
+def test_thresholds_file_is_valid_and_never_zero() -> None:
+    thresholds = load_thresholds(THRESHOLDS_FILE)
+    for name in ("accuracy", "recall@5", "mrr", "abstention_recall", "abstention_precision",
+                 "citation_validity", "refusal_rate", "over_abstention_max"):  # fmt: skip
+        assert name in thresholds
+        assert 0 < thresholds[name] <= 1
+
+
+def test_thresholds_with_an_unknown_metric_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "thresholds.json"
+    path.write_text('{"acuracy": 0.8}', encoding="utf-8")
+    with pytest.raises(EvalError, match="unknown metric\\(s\\) acuracy"):
+        load_thresholds(path)
+
+
+# --- the question file -----------------------------------------------------------------------
+
+
+def test_question_file_is_well_formed_and_grounded_in_the_document() -> None:
+    questions = load_questions(QUESTIONS_FILE)
+    document = DOCUMENT.read_text(encoding="utf-8")
+    assert len(questions) >= 120
+    assert len({q.id for q in questions}) == len(questions)
+    assert sum(not q.answerable for q in questions) >= 25
+    assert {q.kind for q in questions} <= KINDS
+    splits = Counter((q.kind, q.split) for q in questions)
+    assert [k for k in KINDS if not (splits[(k, "dev")] and splits[(k, "test")])] == []
+    for q in questions:
+        assert q.question.strip(), q.id
+        assert all(m.get("role") in ("user", "assistant") for m in q.history), q.id
+        assert bool(q.pieces) == q.answerable == bool(q.must_contain), q.id
+        for piece in q.pieces:
+            assert piece in document, f"{q.id}: evidence « {piece} » is not in the document"
+        for fact in q.must_contain:
+            assert normalise(fact) in normalise(document), f"{q.id}: « {fact} » is not in the document"
+
+
+def test_a_bad_question_line_is_reported_with_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "questions.jsonl"
+    good = json.loads(QUESTIONS_FILE.read_text(encoding="utf-8").splitlines()[0])
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "x", "answerable": "yes"}) + "\n")
+    with pytest.raises(EvalError, match="questions.jsonl, line 2: field « answerable » must be a bool"):
+        load_questions(path)
+    path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n")
+    with pytest.raises(EvalError, match="line 2: id « fact-01 » is used twice"):
+        load_questions(path)
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+
+def test_short_run_writes_the_report(index_settings: Settings, embeddings: Embeddings, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    evaluation, failures = run(index_settings, out_dir=out, limit=10, embeddings=embeddings)
+
+    assert failures == []
+    assert sorted(p.name for p in out.iterdir()) == [
+        "accuracy_by_kind.png", "latency.png", "recall_at_k.png", "report.json", "report.md",
+    ]  # fmt: skip
+    for chart in out.glob("*.png"):
+        assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert set(data) == {"meta", "configs", "splits", "summary", "by_kind", "outcomes"}
+    assert list(data["summary"]) == list(CONFIGS)
+    assert data["splits"] == ["dev", "test", "all"]
+    assert data["meta"]["questions"] == 10
+    assert [len(data["outcomes"][c]) for c in CONFIGS] == [10, 10, 10, 10]
+    figures = data["summary"]["hybrid"]["all"]
+    for key in ("recall@1", "recall@3", "recall@5", "mrr", "ndcg@5", "accuracy", "over_abstention",
+                "citation_validity", "citation_precision", "latency_p50_ms", "latency_p95_ms"):  # fmt: skip
+        assert isinstance(figures[key], float), key
+    assert figures == evaluation.summary["hybrid"]["all"]
+    assert evaluation.summary["bm25"]["dev"]["questions"] == 5
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "| hybrid | test | 5 |" in report
+    assert "## Per kind: `hybrid`, split all" in report
+    failing = sum(is_failure(o) for o in evaluation.outcomes["hybrid"])
+    assert f"## Failures of `hybrid` ({failing})" in report
+
+
+def test_check_on_too_few_questions_fails_the_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command builds the missing index (in this test's folder), runs, and exits 1."""
+    code = main(["--split", "test", "--limit", "3", "--configs", "hybrid", "--out", str(tmp_path / "r"), "--check"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Quality gate: abstention_recall: not measured on test/hybrid" in captured.err
+    assert "quality gate FAILED" in captured.err
+    assert "| hybrid | test | 3 |" in captured.out
+    assert (tmp_path / "r" / "report.md").exists()
+
+
+def test_check_without_the_test_split_is_refused_before_running(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--split", "dev", "--check"]) == 2
+    assert "--split test or all" in capsys.readouterr().err
