@@ -39,7 +39,11 @@ class Settings(BaseSettings):
     top_k: int = Field(5, description="Passages returned by retrieval.", ge=1)
     candidates: int = Field(20, description="Passages each retriever (dense, BM25) proposes before fusion.", ge=1)
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant.", ge=1)
-    dense_weight: float = Field(1.0, description="Weight of the dense ranking in the fusion.", ge=0)
+    dense_weight: float = Field(
+        0.5,
+        description="Weight of the dense ranking in the fusion (0.5: dev MRR .88, against .84 at 1.0).",
+        ge=0,
+    )
     bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in the fusion.", ge=0)
     retrieval_mode: str = Field("hybrid", description="'hybrid', 'dense' or 'bm25'.")
     followups: bool = Field(True, description="Complete elliptic follow-up questions from the previous turn.")
