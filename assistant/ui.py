@@ -50,8 +50,8 @@ class UISettings(BaseSettings):
     adviser_password: SecretStr = Field(
         SecretStr(""), description="Password of the adviser view; empty disables the view."
     )
-    concurrency_limit: int = Field(4, description="Questions answered at the same time; others wait in the queue.", ge=1)
-    max_queue_size: int = Field(64, description="Requests waiting in the queue beyond which new ones are refused.", ge=1)
+    concurrency_limit: int = Field(4, description="Questions answered at once; others wait in the queue.", ge=1)
+    max_queue_size: int = Field(64, description="Requests the queue holds; beyond, new ones are refused.", ge=1)
     max_input_chars: int = Field(
         2000, description="Longest message the chat accepts; a longer one is refused, with this limit stated.", ge=10
     )
@@ -59,7 +59,7 @@ class UISettings(BaseSettings):
     stream_step_chars: int = Field(24, description="Characters added to the answer at each streaming step.", ge=1)
     stream_delay_ms: int = Field(15, description="Pause between two streaming steps, in milliseconds.", ge=0)
     adviser_recent: int = Field(50, description="Answered questions listed in the adviser view.", ge=1)
-    max_interactions: int = Field(1000, description="Answered questions kept in the database for the adviser view.", ge=1)
+    max_interactions: int = Field(1000, description="Answered questions kept in the database for advisers.", ge=1)
     db_busy_timeout_ms: int = Field(10_000, description="How long a database write waits for another one.", ge=0)
 
     @property
@@ -69,9 +69,9 @@ class UISettings(BaseSettings):
 
 TITLE = "Moniteur d'atelier en milieu de travail protégé (RNCP39099)"
 SCOPE = (
-    "Je réponds à partir des documents officiels du titre — métier, formation, voies d'accès, blocs de "
-    "compétences, certification — en citant mes sources. Je ne peux pas répondre sur votre situation "
-    "personnelle (dossier, financement, droits) ni sur ce que les documents ne disent pas."
+    "Je réponds, en citant mes sources, à partir des documents officiels du titre (métier, formation, "
+    "voies d'accès, blocs de compétences, certification) — pas sur votre situation personnelle "
+    "(dossier, financement, droits)."
 )
 EXAMPLES = (
     "Combien d'heures dure la formation ?",
@@ -82,7 +82,8 @@ EXAMPLES = (
 )
 _TEXTS: dict[str, dict[str, str]] = {
     "too_long": {
-        "fr": "Votre message compte {length} caractères : la limite est de {limit}. Raccourcissez-le, puis renvoyez-le.",
+        "fr": "Votre message compte {length} caractères : la limite est de {limit}. "
+        "Raccourcissez-le, puis renvoyez-le.",
         "en": "Your message has {length} characters: the limit is {limit}. Please shorten it and send it again.",
     },
     "searching": {"fr": "Je cherche dans les documents…", "en": "Searching the documents…"},
@@ -91,6 +92,8 @@ _TEXTS: dict[str, dict[str, str]] = {
     "error": {"fr": "Erreur", "en": "Error"},
     "whole_passage": {"fr": "Voir tout le passage", "en": "Show the whole passage"},
 }
+# Words beside the emoji: they stay readable where no emoji font is installed.
+_RATING = {1: "👍 utile", -1: "👎 pas utile"}
 _MARKER = re.compile(r"\[(\d+)\](?=\s|$)")
 _BOLD = re.compile(r"\*\*([^*<>\n]+?)\*\*")  # the corpus marks a few words **like this**
 
@@ -174,7 +177,7 @@ def render_question(question: str) -> str:
 
 def render_streaming(text: str, language: str) -> str:
     """A partial answer while it streams in."""
-    return f'<div class="answer streaming" lang="{language}" aria-busy="true">{_inline(text)}</div>'
+    return f'<div class="answer streaming" lang="{language}">{_inline(text)}</div>'
 
 
 def render_answer(answer_text: str, citations: Sequence[Any], turn: int, language: str, reason: str) -> str:
@@ -188,8 +191,9 @@ def render_answer(answer_text: str, citations: Sequence[Any], turn: int, languag
         n = int(match.group(1))
         if n not in numbers:
             return match.group(0)
-        label = f"{_t('source', language)} {n}"
-        return f'<a class="cite" href="#{source_id(turn, n)}" aria-label="{label}">[{n}]</a>'
+        # The Chatbot's sanitiser drops aria-* and role attributes: a hidden word names the link.
+        hidden = f'<span class="visually-hidden">{_t("source", language)} </span>'
+        return f'<a class="cite" href="#{source_id(turn, n)}">{hidden}[{n}]</a>'
 
     blocks: list[str] = []
     items: list[str] = []
@@ -232,13 +236,13 @@ def render_sources(citations: Sequence[Any], turn: int, language: str) -> str:
             f'<span class="source-section"> — {html.escape(c.section)}</span></p>'
             f'<blockquote class="passage" lang="fr">{shown}</blockquote>{rest}</li>'
         )
-    return f'<section class="sources" aria-label="{title}"><p class="sources-title">{title}</p><ol>{"".join(items)}</ol></section>'
+    return f'<section class="sources"><h2 class="sources-title">{title}</h2><ol>{"".join(items)}</ol></section>'
 
 
 def render_notice(text: str, language: str) -> str:
     """An error, shown as a readable message (never a stack trace)."""
     return (
-        f'<div class="notice error" role="alert" lang="{language}"><strong>{_t("error", language)} :</strong> '
+        f'<div class="notice error" lang="{language}"><strong>{_t("error", language)} :</strong> '
         f"{_inline(text)}</div>"
     )
 
@@ -250,7 +254,8 @@ def render_interactions(interactions: Sequence[Interaction]) -> str:
     up = sum(f.rating == 1 for i in interactions for f in i.feedback)
     down = sum(f.rating == -1 for i in interactions for f in i.feedback)
     cards = [
-        f'<p class="adviser-summary">{len(interactions)} question(s) récente(s) — {up} 👍, {down} 👎</p>'
+        f'<p class="adviser-summary">{len(interactions)} question(s) récente(s) — {up} × {_RATING[1]}, '
+        f"{down} × {_RATING[-1]}</p>"
     ]
     for item in interactions:
         citations = "".join(
@@ -261,7 +266,7 @@ def render_interactions(interactions: Sequence[Interaction]) -> str:
             for c in item.citations
         )
         votes = "".join(
-            f"<li>{'👍' if f.rating == 1 else '👎'} {html.escape(f.created_at)}"
+            f"<li>{_RATING[f.rating]} · {html.escape(f.created_at)}"
             + (f" — « {_inline(f.comment)} »" if f.comment else "")
             + "</li>"
             for f in item.feedback
@@ -412,7 +417,9 @@ class ChatHandlers:
         self._log("api", question, data)
         return data
 
-    def vote(self, conversation: Conversation, message_index: int, liked: bool | str | None) -> tuple[str, bool, Conversation]:
+    def vote(
+        self, conversation: Conversation, message_index: int, liked: bool | str | None
+    ) -> tuple[str, bool, Conversation]:
         """Stores (or changes, or withdraws) the vote on a message.
 
         Returns:
@@ -428,9 +435,8 @@ class ChatHandlers:
             conversation.comment_target = None
             return _status("Votre avis a été retiré."), False, conversation
         rating = 1 if liked is True else -1
-        if turn.feedback_id is not None and self.store.update(turn.feedback_id, rating=rating):
-            pass
-        else:
+        # One vote per answer and session: a change of mind updates it.
+        if turn.feedback_id is None or not self.store.update(turn.feedback_id, rating=rating):
             answer = turn.answer or {}
             turn.feedback_id = self.store.add(
                 question=turn.question,
@@ -440,7 +446,7 @@ class ChatHandlers:
                 interaction_id=turn.interaction_id,
             )
         conversation.comment_target = turn.feedback_id
-        thanks = "Merci pour votre avis 👍." if rating == 1 else "Merci pour votre avis 👎."
+        thanks = f"Merci pour votre avis ({_RATING[rating]})."
         return _status(thanks + " Vous pouvez ajouter un commentaire ci-dessous (facultatif)."), True, conversation
 
     def comment(self, text: str, conversation: Conversation) -> tuple[str, str, bool]:
@@ -473,8 +479,13 @@ class ChatHandlers:
         """Writes every vote to a CSV file. Returns (status, file path or None if refused)."""
         if not self._allowed(password):
             return _refusal(), None
-        folder = Path(tempfile.mkdtemp(prefix="avis-"))
-        path = folder / f"avis-{datetime.now(UTC):%Y%m%d-%H%M%S}.csv"
+        # Gradio serves only files under the temporary folder (or the working one); the previous
+        # export is deleted so that copies of the votes do not pile up there.
+        folder = Path(tempfile.gettempdir()) / "rncp39099-avis"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for old in folder.glob("avis-*.csv"):
+            old.unlink(missing_ok=True)
+        path = folder / f"avis-{datetime.now(UTC):%Y%m%d-%H%M%S-%f}.csv"
         path.write_text(self.store.export_csv(), encoding="utf-8-sig")  # the BOM lets Excel read accents
         return _status(f"Export prêt : {self.store.count()} avis."), str(path)
 
@@ -505,17 +516,21 @@ def _refusal() -> str:
 # ---------------------------------------------------------------- the app
 
 CSS = """
-/* gr.Navbar(visible=False) does not hide the bar in Gradio 6.31; the adviser page stays unlinked. */
+/* A multipage app gets a navigation bar, and gr.Navbar(visible=False) does not hide it in Gradio 6.31:
+   the adviser page is reached by its address only. */
 .nav-holder { display: none !important; }
 .gradio-container { max-width: 60rem !important; margin: 0 auto; }
 #header h1 { font-size: 1.5rem; margin: 0 0 .25rem; line-height: 1.3; }
 #header p { margin: 0; color: var(--body-text-color); }
 #chat .answer p, #chat .question { margin: 0 0 .5rem; }
 #chat .answer ul { margin: .25rem 0 .5rem 1.25rem; padding: 0; }
-#chat a.cite { font-weight: 600; color: #1d4ed8; text-decoration: underline; padding: 0 .1rem; }
+#chat a.cite { position: relative; font-weight: 600; color: #1d4ed8; text-decoration: underline; padding: 0 .1rem; }
 .dark #chat a.cite { color: #93c5fd; }
 #chat .sources { border-top: 1px solid var(--border-color-primary); margin-top: .75rem; padding-top: .5rem; }
-#chat .sources-title { font-weight: 700; margin: 0 0 .25rem; }
+#chat .sources-title { font-size: 1rem; font-weight: 700; margin: 0 0 .25rem; }
+/* Read by screen readers, not shown; placed inside its link so that a pointer never misses it. */
+.visually-hidden { position: absolute !important; top: 0; left: 0; width: 1px; height: 1px; padding: 0;
+  overflow: hidden; clip-path: inset(50%); white-space: nowrap; border: 0; }
 #chat .sources ol { list-style: none; margin: 0; padding: 0; }
 #chat .source { margin: 0 0 .75rem; scroll-margin-top: 1rem; }
 #chat .source:target, #chat .source:focus { outline: 3px solid #1d4ed8; outline-offset: 2px; border-radius: 4px; }
@@ -528,10 +543,9 @@ CSS = """
 .dark #chat summary { color: #93c5fd; }
 #chat mark { background: #fde68a; color: #111827; padding: 0 .1rem; }
 #chat .notice.error, .adviser .notice.error { border-left: 4px solid #b91c1c; padding: .25rem .5rem; }
-#chat .streaming { opacity: 1; }
 #examples-title { margin: .5rem 0 .25rem; font-weight: 600; }
 #examples { gap: .5rem; flex-wrap: wrap; }
-#examples button { flex: 1 1 14rem; white-space: normal; text-align: left; }
+#examples button { flex: 1 1 14rem; white-space: normal; }
 .status { margin: .25rem 0; }
 .adviser .interaction { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .75rem;
   margin: 0 0 .75rem; overflow-wrap: anywhere; }
@@ -595,8 +609,8 @@ def build_app(assistant: Assistant, ui: UISettings, store: FeedbackStore | None 
     private: dict[str, Any] = {"api_visibility": "private"}
     asking: dict[str, Any] = {"concurrency_id": "ask", "concurrency_limit": ui.concurrency_limit}
 
-    with gr.Blocks(title=f"Assistant — {TITLE}", analytics_enabled=False) as app:
-        gr.Navbar(visible=False)  # the adviser page is reached by its address only
+    # delete_cache: Gradio's copies of the CSV exports are removed after an hour.
+    with gr.Blocks(title=f"Assistant — {TITLE}", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.HTML(f"<h1>{html.escape(TITLE)}</h1><p>{html.escape(SCOPE)}</p>", elem_id="header", js_on_load=None)
         conversation = gr.State(Conversation())
         chatbot = gr.Chatbot(
@@ -609,6 +623,16 @@ def build_app(assistant: Assistant, ui: UISettings, store: FeedbackStore | None 
             buttons=[],
             placeholder="Posez une question sur le titre, ou choisissez un exemple ci-dessous.",
         )
+        # Right under the chat, where the 👍/👎 buttons are.
+        status = gr.HTML(_status(""), elem_id="feedback-status", js_on_load=None)
+        with gr.Group(visible=False, elem_id="comment-box") as comment_box:
+            comment = gr.Textbox(
+                label="Votre commentaire sur cette réponse (facultatif)",
+                lines=2,
+                max_length=ui.max_comment_chars,
+                elem_id="comment",
+            )
+            send_comment = gr.Button("Envoyer le commentaire", size="sm", elem_id="send-comment")
         with gr.Row(equal_height=True):
             question = gr.Textbox(
                 label="Votre question",
@@ -625,15 +649,6 @@ def build_app(assistant: Assistant, ui: UISettings, store: FeedbackStore | None 
         gr.HTML('<p id="examples-title">Exemples de questions :</p>', js_on_load=None)
         with gr.Row(elem_id="examples"):
             example_buttons = [gr.Button(text, size="sm", variant="secondary") for text in EXAMPLES]
-        status = gr.HTML(_status(""), elem_id="feedback-status", js_on_load=None)
-        with gr.Group(visible=False, elem_id="comment-box") as comment_box:
-            comment = gr.Textbox(
-                label="Votre commentaire sur cette réponse (facultatif)",
-                lines=2,
-                max_length=ui.max_comment_chars,
-                elem_id="comment",
-            )
-            send_comment = gr.Button("Envoyer le commentaire", size="sm", elem_id="send-comment")
 
         chat_io: dict[str, Any] = {"inputs": [question, conversation], "outputs": [chatbot, question, conversation]}
         question.submit(handlers.respond, **chat_io, api_name="chat", **asking)
@@ -686,8 +701,12 @@ def _adviser_page(handlers: ChatHandlers, ui: UISettings) -> None:
         )
         return
     with gr.Row(equal_height=True):
-        password = gr.Textbox(label="Mot de passe conseiller", type="password", scale=3, min_width=200, elem_id="adviser-password")
-        show = gr.Button("Afficher les questions récentes", variant="primary", scale=1, min_width=160, elem_id="adviser-show")
+        password = gr.Textbox(
+            label="Mot de passe conseiller", type="password", scale=3, min_width=200, elem_id="adviser-password"
+        )
+        show = gr.Button(
+            "Afficher les questions récentes", variant="primary", scale=1, min_width=160, elem_id="adviser-show"
+        )
     export = gr.Button("Exporter les avis (CSV)", size="sm", elem_id="adviser-export")
     export_status = gr.HTML("", js_on_load=None)
     export_file = gr.File(label="Fichier CSV des avis", visible=False, interactive=False, elem_id="adviser-file")

@@ -116,7 +116,7 @@ def test_answer_shows_its_sources_and_markers_lead_to_them(page: Any) -> None:
     source = reply.locator("li.source").first
     assert source.locator(".source-head").inner_text() == "[1] titre-moniteur-atelier-rncp39099.txt — La formation"
     assert source.locator("mark").first.inner_text() == "441 heures de formation pour un parcours complet"
-    reply.get_by_role("link", name="Source 1").click()
+    reply.get_by_role("link", name="Source [1]").click()
     assert page.evaluate("location.hash") == "#source-0-1"
     assert page.evaluate("document.querySelector('#source-0-1').matches(':target')")
     reply.locator("summary").first.click()  # the whole passage, one click away
@@ -142,8 +142,9 @@ def test_dislike_with_a_comment_lands_in_sqlite(page: Any, server: Server) -> No
     ask(page, "Quel est le niveau du titre ?")
 
     page.locator("#chat").get_by_role("button", name="Je n'aime pas").last.click()
-    page.get_by_text("Merci pour votre avis 👎.").wait_for()
+    page.get_by_text("Merci pour votre avis (👎 pas utile).").wait_for()
     page.get_by_label("Votre commentaire sur cette réponse (facultatif)").fill("Je cherchais le niveau européen")
+    shoot(page, "feedback.png", full_page=False)
     page.get_by_role("button", name="Envoyer le commentaire").click()
     page.get_by_text("Merci, votre commentaire est enregistré.").wait_for()
 
@@ -220,13 +221,13 @@ def test_keyboard_alone_reaches_every_control(page: Any) -> None:
         reached.append(
             page.evaluate(
                 "(() => { const e = document.activeElement;"
-                " return (e.getAttribute('aria-label') || e.innerText || e.labels?.[0]?.innerText || '').trim(); })()"
+                " return (e.getAttribute('aria-label') || e.textContent || e.labels?.[0]?.textContent || '').trim(); })()"
             )
         )
-    for name in ("Source 1", "Je n'aime pas", "J'aime", "Envoyer", "Nouvelle conversation", EXAMPLES[0]):
+    for name in ("Source [1]", "Je n'aime pas", "J'aime", "Envoyer", "Nouvelle conversation", EXAMPLES[0]):
         assert name in reached, f"{name!r} cannot be reached with Tab: {reached}"
 
-    while page.evaluate("document.activeElement.getAttribute('aria-label')") != "Source 1":
+    while page.evaluate("document.activeElement.textContent") != "Source [1]":
         page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#source-0-1"
@@ -283,5 +284,6 @@ def test_contrast_and_text_that_grows_with_the_browser_font_size(page: Any) -> N
     sizes = "['#chat .answer p', '#question textarea', '#send'].map(s => parseFloat(getComputedStyle(document.querySelector(s)).fontSize))"
     before = page.evaluate(sizes)
     page.evaluate("document.documentElement.style.fontSize = '32px'")  # a reader's larger default text
+    page.wait_for_timeout(600)  # Gradio's buttons animate their font-size
     after = page.evaluate(sizes)
     assert all(a >= 1.8 * b for a, b in zip(after, before, strict=True)), (before, after)

@@ -1,0 +1,9 @@
+"""Serves the chat: `python app.py`, then open http://127.0.0.1:7860 (ASSISTANT_HOST, ASSISTANT_PORT)."""
+
+import sys
+
+from assistant.config import Settings
+from assistant.ui import UISettings, serve
+
+if __name__ == "__main__":
+    sys.exit(serve(Settings(), UISettings()))
