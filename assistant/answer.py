@@ -29,7 +29,8 @@ _DEFINITION_QUESTION = re.compile(
     r"|\b([a-z]{2,8})\b\s*(?:signifie|veut dire|,? c'est quoi|stands? for)"
 )
 _ENTITY_QUESTION = re.compile(
-    r"\b(qui|ki|who)\s+(est|sont|a|ont|certifie|delivre|habilite|organise|decide|is|are|does|issues|awards|certifies)\b"
+    r"(^|[,;]|\bet\b|\bc'?est\b|\bc\b)\s*(qui|ki)\b"
+    r"|\b(qui|ki|who)\s+(en\s+)?(est|sont|a|ont|certifie|delivre|habilite|organise|decide|is|are|does|issues|awards|certifies)\b"
     r"|\b(quel|quelle|which|what) (organisme|organisation|body|institution)"
 )
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}(?:-[A-Z0-9]+)*\b")

@@ -124,7 +124,7 @@ class KeywordIndex:
         if by_sound and len(word) >= 3:
             return frozenset(by_sound)
         limit = 1 if len(word) < 8 else 2
-        if len(word) < 5:
+        if len(word) < 6:  # « porte » is one letter from « poste »: too short to guess a typo
             return frozenset()
         found: set[str] = set()
         for surface, stems in self._surface.items():

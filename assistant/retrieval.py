@@ -133,18 +133,19 @@ class Retriever:
 
         rankings: list[tuple[float, list[tuple[str, float]]]] = [(settings.dense_weight, dense)]
         sparse: list[tuple[str, float]] = []
+        parts = split_question(question)
         if settings.retrieval_mode in ("hybrid", "bm25"):
             context = [ws for t in context_terms if t.key for ws in t.weighted_stems(_CONTEXT_WEIGHT)]
             sparse = self._bm25([ws for t in terms for ws in t.weighted_stems()] + context)
             rankings.append((settings.bm25_weight, sparse))
-            parts = split_question(question)
             for part in parts if len(parts) > 1 else []:
                 part_terms = self.keywords.read_question(part)
                 rankings.append(
                     (settings.bm25_weight, self._bm25([ws for t in part_terms for ws in t.weighted_stems()]))
                 )
 
-        hits = self._fuse(rankings, dict(dense), dict(sparse))
+        # A question that asks two things keeps room for the passages of each.
+        hits = self._fuse(rankings, dict(dense), dict(sparse), settings.top_k * min(len(parts), 2))
         timings["retrieve"] = (time.perf_counter() - started) * 1000
         best_dense = max((s for _, s in dense), default=0.0)
         return Retrieval(query, hits, terms, context_terms, followup, best_dense, timings)
@@ -158,6 +159,7 @@ class Retriever:
         rankings: list[tuple[float, list[tuple[str, float]]]],
         dense_scores: dict[str, float],
         sparse_scores: dict[str, float],
+        k: int,
     ) -> list[Hit]:
         """Reciprocal rank fusion: each ranking adds weight / (rrf_k + rank) to a chunk."""
         settings = self.settings
@@ -168,5 +170,5 @@ class Retriever:
         order = sorted(fused, key=lambda cid: (-fused[cid], -dense_scores.get(cid, 0.0), cid))
         return [
             Hit(self._by_id[cid], rank, fused[cid], dense_scores.get(cid), sparse_scores.get(cid))
-            for rank, cid in enumerate(order[: settings.top_k], 1)
+            for rank, cid in enumerate(order[:k], 1)
         ]
