@@ -29,7 +29,7 @@ _DEFINITION_QUESTION = re.compile(
     r"|\b([a-z]{2,8})\b\s*(?:signifie|veut dire|,? c'est quoi|stands? for)"
 )
 _ENTITY_QUESTION = re.compile(
-    r"(^|[,;]|\bet\b|\bc'?est\b|\bc\b)\s*(qui|ki)\b"
+    r"(^|[,;]|\bet\b|\bc'?est\b|\bc\b)\s*(qui|ki)\b(?!\s+(peu|peut|peuvent|doit|doivent|a le droit|est concerne))"
     r"|\b(qui|ki|who)\s+(en\s+)?(est|sont|a|ont|certifie|delivre|habilite|organise|decide|is|are|does|issues|awards|certifies)\b"
     r"|\b(quel|quelle|which|what) (organisme|organisation|body|institution)"
 )
