@@ -169,7 +169,9 @@ def compose(
         citation = citations[chunk.id]
         citation.quotes.append(unit.text)
         quote = _LIST_ITEM.sub("", unit.text)
-        lines.append(f"- « {quote} » [{citation.n}]")
+        if not (quote.startswith("«") and quote.endswith("»")):  # already a quotation in the source
+            quote = f"« {quote} »"
+        lines.append(f"- {quote} [{citation.n}]")
     intro = say(intro_key, language)
     if len(lines) == 1:
         return f"{intro} {lines[0][2:]}", list(citations.values()), coverage

@@ -80,7 +80,8 @@ def run_ingest(settings: Settings, rebuild: bool, as_json: bool, out: TextIO) ->
     return 0
 
 
-def _load_assistant(settings: Settings) -> Any:
+def load_or_build_assistant(settings: Settings) -> Any:
+    """The assistant over the live index, building the index first (with a progress bar) if absent."""
     from assistant.core import Assistant
 
     try:
@@ -99,7 +100,7 @@ def run_ask(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: Te
             "Donnez une question entre guillemets, ou --jsonl pour lire un lot sur l'entrée standard.", file=sys.stderr
         )
         return 2
-    assistant = _load_assistant(settings)
+    assistant = load_or_build_assistant(settings)
     if not args.jsonl:
         answer = assistant.ask(args.question)
         if args.json:
