@@ -24,6 +24,7 @@ from assistant.analysis import (
 from assistant.lexicon import INTENTS
 from assistant.store import StoredChunk
 
+_HOW_LONG = re.compile(r"\bhow long\b", re.IGNORECASE)
 _INTENT_WEIGHT = 2.0
 _INTENTS = [(re.compile(pattern), words) for pattern, words in INTENTS]
 
@@ -100,6 +101,8 @@ class KeywordIndex:
         """Maps each content word of a question to corpus stems: directly, through synonyms and
         English, then through SMS spelling (« nivo ») or one or two typos."""
         terms = []
+        # « How long » asks for a duration; the French passages say « long » only of the stage.
+        text = _HOW_LONG.sub("how many hours", text)
         for word in content_words(text):
             stems = frozenset(s for s in expand_word(word) if s in self.vocabulary)
             function_word = is_function_word(word)
