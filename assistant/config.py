@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -60,3 +60,28 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(1000, description="Longer questions are cut, with a note.", ge=10)
     max_history_messages: int = Field(20, description="Only the latest history messages are read.", ge=0)
     max_history_chars: int = Field(4000, description="Longest history message read (longer ones are cut).")
+
+    host: str = Field("127.0.0.1", description="Address the app listens on; '0.0.0.0' only to serve a network.")
+    port: int = Field(7860, description="Port the app listens on.", ge=1, le=65535)
+    data_dir: Path = Field(
+        PROJECT_DIR / ".data", description="Folder of the feedback database feedback.sqlite3 (ignored by git)."
+    )
+    adviser_password: SecretStr = Field(
+        SecretStr(""), description="Password of the adviser view; empty disables the view."
+    )
+    concurrency_limit: int = Field(4, description="Questions answered at once; others wait in the queue.", ge=1)
+    max_queue_size: int = Field(64, description="Requests the queue holds; beyond, new ones are refused.", ge=1)
+    max_input_chars: int = Field(
+        2000, description="Longest message the chat accepts; a longer one is refused, with this limit stated.", ge=10
+    )
+    max_comment_chars: int = Field(1000, description="Longest feedback comment.", ge=10)
+    stream_step_chars: int = Field(24, description="Characters added to the answer at each streaming step.", ge=1)
+    stream_delay_ms: int = Field(15, description="Pause between two streaming steps, in milliseconds.", ge=0)
+    adviser_recent: int = Field(50, description="Answered questions listed in the adviser view.", ge=1)
+    max_interactions: int = Field(1000, description="Answered questions kept in the database for advisers.", ge=1)
+    db_busy_timeout_ms: int = Field(10_000, description="How long a database write waits for another one.", ge=0)
+
+    @property
+    def feedback_db(self) -> Path:
+        """The feedback database file, in data_dir."""
+        return self.data_dir / "feedback.sqlite3"

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from assistant.config import PROJECT_DIR
+from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
-from assistant.ui import EXAMPLES, UISettings, build_app, launch_options
+from assistant.ui import EXAMPLES, build_app, launch_options
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -52,18 +53,23 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    ui = UISettings(
-        data_dir=tmp_path_factory.mktemp("browser-data"),
-        adviser_password=PASSWORD,
-        host="127.0.0.1",
-        port=free_port(),
-        stream_delay_ms=5,
+def server(
+    assistant: Assistant, index_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    # model_copy does not validate: the password must already be a SecretStr.
+    settings = index_settings.model_copy(
+        update={
+            "data_dir": tmp_path_factory.mktemp("browser-data"),
+            "adviser_password": SecretStr(PASSWORD),
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "stream_delay_ms": 5,
+        }
     )
-    app = build_app(assistant, ui)
-    app.launch(**launch_options(ui), prevent_thread_lock=True, quiet=True)
+    app = build_app(assistant, settings)
+    app.launch(**launch_options(settings), prevent_thread_lock=True, quiet=True)
     try:
-        yield Server(f"http://127.0.0.1:{ui.port}/", ui.feedback_db)
+        yield Server(f"http://127.0.0.1:{settings.port}/", settings.feedback_db)
     finally:
         app.close()
 

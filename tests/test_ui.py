@@ -17,21 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from assistant.answer import Citation
-from assistant.config import PROJECT_DIR
+from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore
-from assistant.ui import (
-    EXAMPLES,
-    ChatHandlers,
-    Conversation,
-    UISettings,
-    build_app,
-    launch_options,
-    render_question,
-    render_sources,
-)
+from assistant.render import render_question, render_sources
+from assistant.ui import EXAMPLES, ChatHandlers, Conversation, build_app, launch_options
 
 PASSWORD = "mot-de-passe-conseiller"
 
@@ -42,21 +35,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def ui_settings(tmp: Path, **overrides: Any) -> UISettings:
+def app_settings(base: Settings, tmp: Path, password: str = PASSWORD) -> Settings:
+    """The shared index's settings, with the app's data in `tmp` and a free port."""
+    # model_copy does not validate: the password must already be a SecretStr.
     values: dict[str, Any] = {
         "data_dir": tmp,
-        "adviser_password": PASSWORD,
+        "adviser_password": SecretStr(password),
         "stream_delay_ms": 0,
         "host": "127.0.0.1",
         "port": free_port(),
     }
-    return UISettings(**(values | overrides))
+    return base.model_copy(update=values)
 
 
 @pytest.fixture
-def handlers(assistant: Assistant, tmp_path: Path) -> ChatHandlers:
-    ui = ui_settings(tmp_path)
-    return ChatHandlers(assistant, ui, FeedbackStore(ui.feedback_db))
+def handlers(assistant: Assistant, index_settings: Settings, tmp_path: Path) -> ChatHandlers:
+    settings = app_settings(index_settings, tmp_path)
+    return ChatHandlers(assistant, settings, FeedbackStore(settings.feedback_db))
 
 
 def run(handlers: ChatHandlers, question: str, conversation: Conversation) -> list[tuple[Any, ...]]:
@@ -235,33 +230,37 @@ def test_adviser_view_needs_the_password(handlers: ChatHandlers) -> None:
     assert path is not None and Path(path).read_text(encoding="utf-8-sig").startswith("id,created_at,rating")
 
 
-def test_adviser_view_is_disabled_without_a_password(assistant: Assistant, tmp_path: Path) -> None:
-    ui = ui_settings(tmp_path, adviser_password="")
-    handlers = ChatHandlers(assistant, ui, FeedbackStore(ui.feedback_db))
+def test_adviser_view_is_disabled_without_a_password(
+    assistant: Assistant, index_settings: Settings, tmp_path: Path
+) -> None:
+    settings = app_settings(index_settings, tmp_path, password="")
+    handlers = ChatHandlers(assistant, settings, FeedbackStore(settings.feedback_db))
 
     assert "Accès refusé" in handlers.adviser_view("")
     assert handlers.adviser_export("")[1] is None
 
 
 def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    ui = UISettings()
-    assert (ui.host, ui.port, ui.data_dir, ui.concurrency_limit) == ("127.0.0.1", 7860, PROJECT_DIR / ".data", 4)
-    assert ui.adviser_password.get_secret_value() == "" and "mot" not in repr(UISettings(adviser_password="mot"))
+    settings = Settings()
+    assert (settings.host, settings.port, settings.data_dir, settings.concurrency_limit) == ("127.0.0.1", 7860, PROJECT_DIR / ".data", 4)
+    assert settings.adviser_password.get_secret_value() == "" and "mot" not in repr(Settings(adviser_password="mot"))
     monkeypatch.setenv("ASSISTANT_ADVISER_PASSWORD", "s3cret")
     monkeypatch.setenv("ASSISTANT_PORT", "8080")
-    assert UISettings().adviser_password.get_secret_value() == "s3cret" and UISettings().port == 8080
+    assert Settings().adviser_password.get_secret_value() == "s3cret" and Settings().port == 8080
 
 
 # ---------------------------------------------------------------- the served app
 
 
 @pytest.fixture(scope="module")
-def served(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    ui = ui_settings(tmp_path_factory.mktemp("served"))
-    app = build_app(assistant, ui)
-    app.launch(**launch_options(ui), prevent_thread_lock=True, quiet=True)
+def served(
+    assistant: Assistant, index_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    settings = app_settings(index_settings, tmp_path_factory.mktemp("served"))
+    app = build_app(assistant, settings)
+    app.launch(**launch_options(settings), prevent_thread_lock=True, quiet=True)
     try:
-        yield f"http://127.0.0.1:{ui.port}/"
+        yield f"http://127.0.0.1:{settings.port}/"
     finally:
         app.close()
 
