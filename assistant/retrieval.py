@@ -14,9 +14,9 @@ from langchain_core.embeddings import Embeddings
 
 from assistant.analysis import fold_accents
 from assistant.config import Settings
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, StoreUnavailableError
 from assistant.keywords import KeywordIndex, QueryTerm
-from assistant.store import StoredChunk
+from assistant.store import StoredChunk, is_connection_error
 
 MODES = ("hybrid", "dense", "bm25")
 _CONTEXT_WEIGHT = 0.5  # weight of the previous turn's words when completing a follow-up
@@ -123,9 +123,14 @@ class Retriever:
             vector = self.embeddings.embed_query(query)
             timings["embed"] = (time.perf_counter() - started) * 1000
             started = time.perf_counter()
-            found = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
-                vector, k=min(settings.candidates, len(self._by_id))
-            )
+            try:
+                found = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
+                    vector, k=min(settings.candidates, len(self._by_id))
+                )
+            except Exception as err:
+                if is_connection_error(err):  # the Chroma server went away: say so; retry next time
+                    raise StoreUnavailableError(settings.chroma_url or str(settings.index_dir)) from err
+                raise
             dense = [(doc.id, 1.0 - float(distance)) for doc, distance in found if doc.id in self._by_id]
         else:
             timings["embed"] = 0.0

@@ -76,7 +76,7 @@ class ChunkStore:
         try:
             return call(*args, **kwargs)
         except Exception as err:
-            if _is_connection_error(err):
+            if is_connection_error(err):
                 raise StoreUnavailableError(self.where) from err
             raise
 
@@ -143,7 +143,7 @@ class ChunkStore:
         return chunks, vectors
 
 
-def _is_connection_error(err: Exception) -> bool:
+def is_connection_error(err: Exception) -> bool:
     names = {type(e).__name__ for e in (err, err.__cause__, err.__context__) if e is not None}
     text = str(err).lower()
     return bool(

@@ -29,25 +29,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Chroma server, started for this module and stopped after it."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("chroma-log") / "chroma.log").open("w")
+def start_chroma(port: int, path: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Starts `chroma run` on loopback and waits until it accepts connections."""
     process = subprocess.Popen(
-        [CHROMA, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(tmp_path_factory.mktemp("chroma"))],
-        stdout=log, stderr=subprocess.STDOUT,
+        [CHROMA, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path)],
+        stdout=log.open("a"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return process
         except OSError:
             time.sleep(0.25)
-    else:
-        process.kill()
-        pytest.fail("chroma run did not start within 60 s")
+    process.kill()
+    pytest.fail("chroma run did not start within 60 s")
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server, started for this module and stopped after it."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("chroma")
+    process = start_chroma(port, folder / "db", folder / "chroma.log")
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=30)
@@ -83,3 +87,25 @@ def test_unreachable_server_gives_a_clear_message(base_settings: Settings) -> No
     settings = base_settings.model_copy(update={"chroma_url": f"http://127.0.0.1:{free_port()}"})
     with pytest.raises(StoreUnavailableError, match="ne répond pas"):
         ChunkStore.open(settings).live_name()
+
+
+@pytest.mark.server
+def test_server_going_away_gives_a_clear_message_then_recovers(
+    tmp_path: Path, base_settings: Settings, embeddings
+) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    process = start_chroma(port, tmp_path / "db", tmp_path / "chroma.log")
+    try:
+        settings = base_settings.model_copy(update={"chroma_url": f"http://127.0.0.1:{port}"})
+        ingest(settings, embeddings)
+        assistant = Assistant(settings, embeddings, ChunkStore.open(settings))
+        assert "441 heures" in assistant.ask("Combien d'heures dure la formation ?").text
+        process.terminate()
+        process.wait(timeout=30)
+        with pytest.raises(StoreUnavailableError, match="ne répond pas"):
+            assistant.ask("Combien d'heures dure la formation ?")
+        process = start_chroma(port, tmp_path / "db", tmp_path / "chroma.log")
+        assert "441 heures" in assistant.ask("Combien d'heures dure la formation ?").text  # same object, no restart
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
