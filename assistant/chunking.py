@@ -177,19 +177,25 @@ def chunk_document(document: SourceDocument, max_chars: int) -> list[Chunk]:
     def flush_body() -> None:
         for group in _pack(body, max_chars):
             passage = text[group[0].start : group[-1].end]
-            chunks.append(_make_chunk(document.source, section(), passage, group[0].start, group[-1].end))
+            page = document.page_at(group[0].start)
+            chunks.append(_make_chunk(document.source, section(), passage, group[0].start, group[-1].end, page=page))
         body.clear()
 
     def flush_outline() -> None:
         if len(outline) >= 2:
             listing = "\n".join(b.text.strip() for b in outline)
             parent = " > ".join(titles)
-            chunks.append(_make_chunk(document.source, parent, listing, outline[0].start, outline[-1].end, "outline"))
+            page = document.page_at(outline[0].start)
+            chunks.append(
+                _make_chunk(document.source, parent, listing, outline[0].start, outline[-1].end, "outline", page)
+            )
         outline.clear()
 
     for i, block in enumerate(blocks):
         kind = _heading_kind(block, blocks[i + 1] if i + 1 < len(blocks) else None)
         if kind is None:
+            if body and document.page_at(block.start) != document.page_at(body[0].start):
+                flush_body()  # a passage cites one page; the heading path carries over to the next
             body.append(block)
             previous_was_heading = False
             continue
@@ -218,7 +224,9 @@ def chunk_document(document: SourceDocument, max_chars: int) -> list[Chunk]:
     return chunks
 
 
-def _make_chunk(source: str, section: str, passage: str, start: int, end: int, kind: str = "passage") -> Chunk:
+def _make_chunk(
+    source: str, section: str, passage: str, start: int, end: int, kind: str = "passage", page: int | None = None
+) -> Chunk:
     return Chunk(
         id=chunk_id(source, f"{section}\n{passage}"),
         source=source,
@@ -227,4 +235,5 @@ def _make_chunk(source: str, section: str, passage: str, start: int, end: int, k
         start=start,
         end=end,
         kind=kind,
+        page=page,
     )

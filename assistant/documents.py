@@ -1,25 +1,45 @@
-"""Loading corpus files into plain-text documents, one reader per file format."""
+"""Loading corpus files into plain-text documents; the per-format readers are in `readers.py`."""
 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from assistant.readers import READERS, UnreadableFileError, decode_text, read_plain_text
+
+__all__ = [
+    "READERS", "SourceDocument", "Skipped", "UnreadableFileError", "decode_text", "load_corpus", "read_plain_text",
+]  # fmt: skip
+
+_PAGE_SEPARATOR = "\n\n"  # pages are joined like paragraphs, so that no block spans two pages
 
 
 @dataclass(frozen=True)
 class SourceDocument:
-    """The text of one corpus file, with the name it is cited by."""
+    """The text of one corpus file, with the name it is cited by.
+
+    `pages` holds, for a paged format (PDF), the offset in `text` where each page starts and its
+    1-based number: ((0, 1), (1840, 2), …). It is empty for formats without pages.
+    """
 
     source: str
     text: str
     format: str
+    pages: tuple[tuple[int, int], ...] = ()
 
     @property
     def content_hash(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def page_at(self, offset: int) -> int | None:
+        """The number of the page that holds the character at offset, or None without pages."""
+        number = None
+        for start, page in self.pages:
+            if start > offset:
+                break
+            number = page
+        return number
 
 
 @dataclass(frozen=True)
@@ -30,35 +50,21 @@ class Skipped:
     reason: str
 
 
-class UnreadableFileError(Exception):
-    """A reader could not make text of a file; the message is the reason shown to the user."""
-
-
-def decode_text(data: bytes) -> str:
-    """Decodes bytes as UTF-8 (with or without BOM), falling back to Windows-1252.
-
-    Raises:
-        UnreadableFileError: the bytes look binary.
-    """
-    if b"\x00" in data[:8192]:
-        raise UnreadableFileError("fichier binaire (octets nuls), pas du texte")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Latin-1 family files are common in French offices; cp1252 is its superset for text.
-        text = data.decode("cp1252", errors="replace")
-    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def read_plain_text(path: Path) -> str:
-    """Reads a .txt or .md file."""
-    return decode_text(path.read_bytes())
-
-
-READERS: dict[str, Callable[[Path], str]] = {
-    ".txt": read_plain_text,
-    ".md": read_plain_text,
-}
+def join_pages(pages: list[str]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """One text for a paged document, with where each non-empty page starts in it."""
+    parts: list[str] = []
+    offsets: list[tuple[int, int]] = []
+    length = 0
+    for number, page in enumerate(pages, start=1):
+        page = page.strip()
+        if not page:
+            continue
+        if parts:
+            length += len(_PAGE_SEPARATOR)
+        offsets.append((length, number))
+        parts.append(page)
+        length += len(page)
+    return _PAGE_SEPARATOR.join(parts), tuple(offsets)
 
 
 def load_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[SourceDocument], list[Skipped]]:
@@ -85,22 +91,32 @@ def load_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[SourceDocum
             if not resolved.is_relative_to(root):
                 skipped.append(Skipped(name, "lien symbolique vers l'extérieur du corpus"))
                 continue
-            size = resolved.stat().st_size
+            size = resolved.stat().st_size  # checked before any byte is read
             if size > max_file_bytes:
                 limit = _human_size(max_file_bytes)
                 skipped.append(Skipped(name, f"fichier trop gros ({_human_size(size)} ; limite {limit})"))
                 continue
-            text = reader(resolved)
+            if size == 0:
+                skipped.append(Skipped(name, "fichier vide"))
+                continue
+            content = reader(resolved)
         except FileNotFoundError:
             skipped.append(Skipped(name, "fichier disparu pendant la lecture"))
             continue
-        except (UnreadableFileError, OSError) as err:
+        except UnreadableFileError as err:
             skipped.append(Skipped(name, str(err)))
             continue
-        if not text.strip():
-            skipped.append(Skipped(name, "fichier vide"))
+        except OSError as err:
+            skipped.append(Skipped(name, f"lecture impossible ({err.strerror or type(err).__name__})"))
             continue
-        doc = SourceDocument(source=name, text=text, format=path.suffix.lower().lstrip("."))
+        if isinstance(content, list):
+            text, pages = join_pages(content)
+        else:
+            text, pages = content, ()
+        if not text.strip():
+            skipped.append(Skipped(name, "fichier vide" if path.suffix.lower() != ".html" else "page sans contenu"))
+            continue
+        doc = SourceDocument(source=name, text=text, format=path.suffix.lower().lstrip("."), pages=pages)
         if doc.content_hash in seen:
             skipped.append(Skipped(name, f"doublon de {seen[doc.content_hash]}"))
             continue
