@@ -41,3 +41,13 @@ class EmptyCorpusError(AssistantError):
 
 class InvalidQuestionError(AssistantError):
     """The question cannot be read (empty, or only control characters)."""
+
+
+class DiskFullError(AssistantError):
+    """The disk filled up while the index was being written."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"Plus d'espace disque pour l'index dans {where} : libérez de la place, puis relancez "
+            "`python ingest.py` (l'index en service n'a pas changé)."
+        )

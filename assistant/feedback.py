@@ -86,6 +86,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _text(value: str) -> str:
+    """`value` storable as UTF-8: a lone surrogate (JSON can carry one) becomes « ? » instead of
+    making SQLite refuse the whole vote."""
+    return value.encode("utf-8", errors="replace").decode("utf-8")
+
+
 def _csv_cell(value: object) -> str:
     if value is None:
         return ""
@@ -152,8 +158,8 @@ class FeedbackStore:
             cursor = conn.execute(
                 "INSERT INTO feedback (created_at, question, answer, citations, rating, comment, interaction_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_now(), question, answer, json.dumps(list(citations), ensure_ascii=False), rating, comment,
-                 interaction_id),
+                (_now(), _text(question), _text(answer), _text(json.dumps(list(citations), ensure_ascii=False)),
+                 rating, _text(comment), interaction_id),
             )
             return int(cursor.lastrowid or 0)
 
@@ -164,7 +170,7 @@ class FeedbackStore:
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE feedback SET rating = COALESCE(?, rating), comment = COALESCE(?, comment) WHERE id = ?",
-                (rating, comment, feedback_id),
+                (rating, None if comment is None else _text(comment), feedback_id),
             )
             return cursor.rowcount == 1
 
@@ -213,9 +219,9 @@ class FeedbackStore:
                 (
                     _now(),
                     channel,
-                    question,
-                    str(answer.get("answer", "")),
-                    json.dumps(answer.get("citations", []), ensure_ascii=False),
+                    _text(question),
+                    _text(str(answer.get("answer", ""))),
+                    _text(json.dumps(answer.get("citations", []), ensure_ascii=False)),
                     int(bool(answer.get("abstained"))),
                     str(answer.get("reason", "")),
                     str(answer.get("language", "")),

@@ -6,6 +6,7 @@ go; chunks whose text did not change keep their stored embeddings.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from langchain_core.embeddings import Embeddings
 from assistant.chunking import Chunk, chunk_document
 from assistant.config import Settings
 from assistant.documents import Skipped, load_corpus
-from assistant.errors import EmptyCorpusError
+from assistant.errors import DiskFullError, EmptyCorpusError
 from assistant.store import ChunkStore
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
@@ -111,15 +112,32 @@ def ingest(
     if progress and not to_embed:
         progress(0, 0)
 
-    collection = store.new_collection(model_name(embeddings))
-    for i in range(0, len(chunks), 500):
-        part = chunks[i : i + 500]
-        collection.add(
-            ids=[c.id for c in part],
-            embeddings=[list(vectors[c.id]) for c in part],
-            documents=[c.text for c in part],
-            metadatas=[c.metadata() for c in part],
-        )
-    store.publish(collection.name)
+    collection = None
+    try:
+        collection = store.new_collection(model_name(embeddings))
+        for i in range(0, len(chunks), 500):
+            part = chunks[i : i + 500]
+            collection.add(
+                ids=[c.id for c in part],
+                embeddings=[list(vectors[c.id]) for c in part],
+                documents=[c.text for c in part],
+                metadatas=[c.metadata() for c in part],
+            )
+        store.publish(collection.name)
+    except Exception as err:
+        if not _is_disk_full(err):
+            raise
+        if collection is not None:  # the half-written build goes; the live index never changed
+            store.drop_stale(keep=live_name)
+        raise DiskFullError(store.where) from err
     summary.collection = collection.name
     return summary
+
+
+def _is_disk_full(err: BaseException) -> bool:
+    for e in (err, err.__cause__, err.__context__):
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            return True
+        if e is not None and ("disk is full" in str(e).lower() or "no space left" in str(e).lower()):
+            return True
+    return False

@@ -1,0 +1,243 @@
+"""Load on the served chat: N concurrent API users, each asking 10 questions with follow-ups.
+
+    HF_HUB_OFFLINE=1 python bench/loadtest.py [--users 1 10 50] [--chat] [--budget 300]
+
+Builds a temporary index of `corpus/` with the real model, launches the Gradio app in this process
+on a free loopback port, then for each N runs N `gradio_client.Client` sessions in threads. Each
+session asks the 10 questions of `SCRIPT` through `/ask`, passing the growing history (so the
+follow-ups « Et le stage court ? » are answered from it); with `--chat`, every other session uses
+the streaming `/chat` instead (the server keeps its history). Prints a Markdown table of
+throughput, latency percentiles and errors per N.
+
+Target: 0 errors at N = 50, and p95 at N = 50 no worse than 10 × the p95 at N = 1. The app uses
+the settings as they are (`ASSISTANT_CONCURRENCY_LIMIT`, `ASSISTANT_MAX_QUEUE_SIZE`,
+`ASSISTANT_QUERY_THREADS`…); only the index, data folder and port are temporary. The whole run is
+bounded by `--budget` seconds: questions not asked in time count as errors. Figures, not a gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# (question, a word its answer must contain, or None when any non-error reply will do)
+SCRIPT: list[tuple[str, str | None]] = [
+    ("Combien d'heures dure la formation ?", "441"),
+    ("Et le stage court ?", "105"),
+    ("Et le stage long ?", "980"),
+    ("Quel est le niveau du titre ?", "4"),
+    ("Quels sont les blocs de compétences ?", "Bloc"),
+    ("Peut-on obtenir le titre par la VAE ?", None),
+    ("Comment se déroule la certification ?", None),
+    ("Quel est le salaire d'un moniteur d'atelier ?", None),  # abstains: still an answer
+    ("Qui délivre le titre ?", None),
+    ("Combien de personnes dans un groupe ?", None),
+]
+TARGET_RATIO = 10.0
+
+
+@dataclass
+class Run:
+    users: int
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    wall: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ok(self, seconds: float) -> None:
+        with self.lock:
+            self.latencies.append(seconds)
+
+    def fail(self, why: str) -> None:
+        with self.lock:
+            self.errors.append(why)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile (0 when there is nothing to rank)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def _answer_text(reply: Any) -> str:
+    return str(reply.get("answer", "")) if isinstance(reply, dict) else ""
+
+
+def session(url: str, run: Run, deadline: float, use_chat: bool, timeout: float) -> None:
+    """One user: 10 questions in a row, each with the history of the previous ones."""
+    from gradio_client import Client
+
+    try:
+        client = Client(url, verbose=False, download_files=False)
+    except Exception as err:
+        run.fail(f"connect: {type(err).__name__}: {err}")
+        for _ in SCRIPT:
+            run.fail("not asked")
+        return
+    history: list[dict[str, str]] = []
+    for question, expected in SCRIPT:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            run.fail("not asked (time budget spent)")
+            continue
+        started = time.perf_counter()
+        try:
+            if use_chat:
+                chat, _ = client.submit(question, api_name="/chat").result(timeout=min(timeout, left))
+                text = " ".join(str(b.get("text", "")) for b in chat[-1]["content"]) if chat else ""
+                reply: Any = {"answer": text}
+            else:
+                reply = client.submit(question, history, api_name="/ask").result(timeout=min(timeout, left))
+        except Exception as err:
+            run.fail(f"{type(err).__name__}: {str(err)[:200]}")
+            continue
+        elapsed = time.perf_counter() - started
+        if not isinstance(reply, dict) or "error" in reply:
+            run.fail(f"error reply: {str(reply)[:200]}")
+            continue
+        text = _answer_text(reply)
+        if expected is not None and expected not in text:
+            run.fail(f"wrong answer to {question!r}: {text[:120]!r}")
+            continue
+        run.ok(elapsed)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": text}]
+    try:
+        client.close()
+    except Exception:  # noqa: S110 - closing is best effort
+        pass
+
+
+def drive(url: str, users: int, deadline: float, use_chat: bool, timeout: float) -> Run:
+    """N sessions at once, started together; returns their latencies and errors."""
+    run = Run(users)
+    start = threading.Barrier(users + 1)
+
+    def user(i: int) -> None:
+        try:
+            start.wait(timeout=60)
+        except threading.BrokenBarrierError:
+            pass
+        session(url, run, deadline, use_chat and i % 2 == 1, timeout)
+
+    threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(users)]
+    for thread in threads:
+        thread.start()
+    start.wait(timeout=60)
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()) + timeout + 5)
+    run.wall = time.perf_counter() - began
+    alive = sum(t.is_alive() for t in threads)
+    if alive:
+        run.fail(f"{alive} session(s) still running at the deadline")
+    return run
+
+
+def table(runs: list[Run]) -> str:
+    lines = [
+        "| N users | questions | wall (s) | throughput (q/s) | p50 (s) | p95 (s) | p99 (s) | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        done = len(r.latencies)
+        lines.append(
+            f"| {r.users} | {done} | {r.wall:.1f} | {done / r.wall if r.wall else 0:.1f} "
+            f"| {percentile(r.latencies, 0.50):.3f} | {percentile(r.latencies, 0.95):.3f} "
+            f"| {percentile(r.latencies, 0.99):.3f} | {len(r.errors)} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, nargs="+", default=[1, 10, 50], help="concurrent sessions per run")
+    parser.add_argument("--chat", action="store_true", help="every other session uses /chat instead of /ask")
+    parser.add_argument("--budget", type=float, default=300.0, help="seconds for the whole run, setup included")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds one question may take")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from assistant.config import PROJECT_DIR, Settings
+    from assistant.core import Assistant
+    from assistant.embeddings import load_embeddings
+    from assistant.indexing import ingest
+    from assistant.store import ChunkStore
+    from assistant.ui import build_app, launch_options
+
+    overall = time.monotonic() + args.budget
+    with tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
+        settings = Settings(
+            index_dir=Path(tmp) / "index", data_dir=Path(tmp) / "data", corpus_dir=PROJECT_DIR / "corpus",
+            host="127.0.0.1", port=free_port(), stream_delay_ms=0,
+        )  # fmt: skip
+        embeddings = load_embeddings(settings)
+        ingest(settings, embeddings)
+        assistant = Assistant(settings, embeddings, ChunkStore.open(settings))
+        app = build_app(assistant, settings)
+        app.launch(**launch_options(settings), prevent_thread_lock=True, quiet=True)
+        url = f"http://127.0.0.1:{settings.port}/"
+        print(
+            f"App on {url} — concurrency_limit={settings.concurrency_limit}, max_queue_size="
+            f"{settings.max_queue_size}, query_threads={settings.query_threads}, {os.cpu_count()} CPU(s), "
+            f"{len(SCRIPT)} questions per session{', /ask and /chat' if args.chat else ', /ask'}.",
+            file=sys.stderr,
+        )
+        runs: list[Run] = []
+        try:
+            # One untimed question, so that N = 1 does not measure the server's first request.
+            from gradio_client import Client
+
+            Client(url, verbose=False, download_files=False).predict(SCRIPT[0][0], [], api_name="/ask")
+            for users in args.users:
+                left = overall - time.monotonic()
+                if left <= 5:
+                    print(f"Budget spent: N = {users} not run.", file=sys.stderr)
+                    break
+                run = drive(url, users, time.monotonic() + left, args.chat, args.timeout)
+                runs.append(run)
+                print(f"N = {users}: {len(run.latencies)} answered, {len(run.errors)} errors", file=sys.stderr)
+                for why in sorted(set(run.errors))[:5]:
+                    print(f"    {why}", file=sys.stderr)
+        finally:
+            app.close()
+
+    print(table(runs))
+    by_users = {r.users: r for r in runs}
+    verdicts = []
+    if 50 in by_users:
+        verdicts.append(f"errors at N = 50: {len(by_users[50].errors)} (target 0)")
+    if 1 in by_users and 50 in by_users and by_users[1].latencies:
+        base = percentile(by_users[1].latencies, 0.95)
+        ratio = percentile(by_users[50].latencies, 0.95) / base if base else float("inf")
+        verdicts.append(f"p95 N=50 / p95 N=1 = {ratio:.1f} (target ≤ {TARGET_RATIO:.0f})")
+    if verdicts:
+        print("\n" + "; ".join(verdicts) + ".")
+    if runs:
+        mean = statistics.fmean(runs[0].latencies) if runs[0].latencies else 0.0
+        print(f"Mean latency of one user alone: {mean:.3f} s.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
