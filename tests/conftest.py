@@ -6,6 +6,9 @@ Every test runs offline (`HF_HUB_OFFLINE=1`): an accidental download fails loudl
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,23 @@ def index_settings(base_settings: Settings, embeddings) -> Settings:  # type: ig
 def assistant(index_settings: Settings, embeddings) -> Assistant:  # type: ignore[no-untyped-def]
     """One Assistant over the shared index, as a process would hold it."""
     return Assistant(index_settings, embeddings, ChunkStore.open(index_settings))
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served_app(assistant: Assistant, settings: Settings) -> Iterator[str]:
+    """The chat app, launched on settings.port in this process; yields its URL, closes it after."""
+    from assistant.ui import build_app, launch_options
+
+    app = build_app(assistant, settings)
+    app.launch(**launch_options(settings), prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{settings.port}/"
+    finally:
+        app.close()

@@ -9,7 +9,6 @@ come back without the right password; errors never show the password or a server
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,17 +22,12 @@ from pydantic import SecretStr
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore
-from assistant.ui import build_app, launch_options
+
+from .conftest import free_port, served_app
 
 PASSWORD = "acces-conseiller-7f3a"
 MARKER = "Combien d'heures dure la formation témoin-acces-4242 ?"
 LEAKS = ("Traceback", 'File "', str(PROJECT_DIR), "/work/", "site-packages", PASSWORD)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def client(url: str) -> Any:
@@ -56,15 +50,10 @@ def app_settings(index_settings: Settings, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="module")
 def served(assistant: Assistant, app_settings: Settings) -> Iterator[str]:
-    app = build_app(assistant, app_settings)
-    app.launch(**launch_options(app_settings), prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{app_settings.port}/"
-    try:
+    with served_app(assistant, app_settings) as url:
         reply = client(url).predict(MARKER, [], api_name="/ask")  # logged: what advisers would see
         assert "441" in reply["answer"]
         yield url
-    finally:
-        app.close()
 
 
 def dependencies(url: str) -> list[dict[str, Any]]:
@@ -129,7 +118,9 @@ def test_the_right_password_reaches_the_adviser_data(served: str) -> None:
     assert "avis-" in queue_call(served, export, [PASSWORD])
 
 
-@pytest.mark.parametrize("guess", [None, "", "mauvais", PASSWORD + " ", PASSWORD.upper(), " " + PASSWORD, "' OR 1=1 --"])
+@pytest.mark.parametrize(
+    "guess", [None, "", "mauvais", PASSWORD + " ", PASSWORD.upper(), " " + PASSWORD, "' OR 1=1 --"]
+)
 def test_every_event_refuses_adviser_data_without_the_password(served: str, guess: Any) -> None:
     for index, dependency in enumerate(dependencies(served)):
         streamed = queue_call(served, index, input_values(dependency, guess))

@@ -6,7 +6,6 @@ is missing (CI installs it with apt-get).
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +17,9 @@ from pydantic import SecretStr
 
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
-from assistant.ui import EXAMPLES, build_app, launch_options
+from assistant.ui import EXAMPLES
+
+from .conftest import free_port, served_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -46,12 +47,6 @@ class Server:
     database: Path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(
     assistant: Assistant, index_settings: Settings, tmp_path_factory: pytest.TempPathFactory
@@ -66,12 +61,8 @@ def server(
             "stream_delay_ms": 5,
         }
     )
-    app = build_app(assistant, settings)
-    app.launch(**launch_options(settings), prevent_thread_lock=True, quiet=True)
-    try:
-        yield Server(f"http://127.0.0.1:{settings.port}/", settings.feedback_db)
-    finally:
-        app.close()
+    with served_app(assistant, settings) as url:
+        yield Server(url, settings.feedback_db)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,20 +28,14 @@ from assistant.core import Assistant
 from assistant.feedback import FeedbackStore
 from assistant.indexing import ingest
 from assistant.store import ChunkStore
-from assistant.ui import ChatHandlers, Conversation, build_app, launch_options
+from assistant.ui import ChatHandlers, Conversation
 
-from .conftest import DOCUMENT
+from .conftest import DOCUMENT, free_port, served_app
 
 PASSWORD = "fiabilite-secret-conseiller"
 QUESTION = "Combien d'heures dure la formation ?"
 # Text that must never reach a user: a trace, the server's folders, the adviser password.
 LEAKS = ("Traceback", 'File "', str(PROJECT_DIR), "/work/", "/tmp/", "site-packages", PASSWORD)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def client(url: str) -> Any:
@@ -80,12 +73,8 @@ def served_settings(index_settings: Settings, tmp_path_factory: pytest.TempPathF
 
 @pytest.fixture(scope="module")
 def served(assistant: Assistant, served_settings: Settings) -> Iterator[str]:
-    app = build_app(assistant, served_settings)
-    app.launch(**launch_options(served_settings), prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{served_settings.port}/"
-    finally:
-        app.close()
+    with served_app(assistant, served_settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +107,7 @@ HOSTILE: dict[str, Any] = {
     "emoji only": "🤖🔥💥🎓👩‍🏭" * 20,
     "zero-width": "\u200b\u200c\u200d\ufeff" * 100,
     "script tag": "<script>alert('x')</script>Combien d'heures dure la formation ?",
-    "img onerror": '<img src=x onerror="fetch(\'//evil\')"> niveau du titre ?',
+    "img onerror": "<img src=x onerror=\"fetch('//evil')\"> niveau du titre ?",
     "svg and iframe": "<svg onload=alert(1)><iframe src=javascript:alert(1)></iframe>",
     "markdown link": "[cliquez](javascript:alert(1)) ![x](http://127.0.0.1:1/x.png) niveau du titre ?",
     "template": "{{7*7}} ${7*7} {% import os %} <%= 7*7 %> #{7*7}",
@@ -203,9 +192,7 @@ def test_the_app_still_answers_after_the_hostile_inputs(api: Any, served: str) -
     assert "441 heures" in json.dumps(messages, ensure_ascii=False)
 
 
-def test_sql_looking_comment_is_stored_as_text(
-    assistant: Assistant, index_settings: Settings, tmp_path: Path
-) -> None:
+def test_sql_looking_comment_is_stored_as_text(assistant: Assistant, index_settings: Settings, tmp_path: Path) -> None:
     settings = index_settings.model_copy(update={"data_dir": tmp_path, "stream_delay_ms": 0})
     store = FeedbackStore(settings.feedback_db)
     handlers = ChatHandlers(assistant, settings, store)
@@ -301,7 +288,9 @@ def _cli_ingest(corpus: Path, index: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def full_disk(tmp_path_factory: pytest.TempPathFactory, base_settings: Settings, embeddings) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def full_disk(
+    tmp_path_factory: pytest.TempPathFactory, base_settings: Settings, embeddings
+) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """A 3 MB tmpfs as the index folder: the corpus ingested once, the disk filled, a large file added,
     then `python ingest.py` run out of space. Yields what happened; unmounts afterwards."""
     reason = _mount_refusal()
@@ -312,7 +301,9 @@ def full_disk(tmp_path_factory: pytest.TempPathFactory, base_settings: Settings,
     corpus.mkdir()
     mountpoint.mkdir()
     shutil.copy(DOCUMENT, corpus / DOCUMENT.name)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mountpoint)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mountpoint)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"full-disk test skipped: mount is not permitted here ({done.stderr.strip()})")
     try:
@@ -328,8 +319,11 @@ def full_disk(tmp_path_factory: pytest.TempPathFactory, base_settings: Settings,
         free = shutil.disk_usage(mountpoint).free
         with (corpus / "notes.md").open("w", encoding="utf-8") as extra:
             for n in range(20):
-                extra.write(f"# Note {n}\n\nLe moniteur relève {n} observations dans le cahier {n * 7 + 3}. "
-                            + " ".join(f"Remarque {n}-{k} de niveau {k}." for k in range(25)) + "\n\n")
+                extra.write(
+                    f"# Note {n}\n\nLe moniteur relève {n} observations dans le cahier {n * 7 + 3}. "
+                    + " ".join(f"Remarque {n}-{k} de niveau {k}." for k in range(25))
+                    + "\n\n"
+                )
         second = _cli_ingest(corpus, settings.index_dir)
         (corpus / "notes.md").unlink()
         (mountpoint / "ballast.bin").unlink()

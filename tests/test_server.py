@@ -18,15 +18,10 @@ from assistant.errors import StoreUnavailableError
 from assistant.indexing import ingest
 from assistant.store import ChunkStore
 
+from .conftest import free_port
 from .test_answers import ANSWERABLE
 
 CHROMA = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_chroma(port: int, path: Path, log: Path) -> subprocess.Popen[bytes]:

@@ -6,7 +6,6 @@ Everything runs on the real assistant (real e5 model, real Chroma index of the r
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,15 +23,11 @@ from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore
 from assistant.render import render_question, render_sources
-from assistant.ui import EXAMPLES, ChatHandlers, Conversation, build_app, launch_options
+from assistant.ui import EXAMPLES, ChatHandlers, Conversation
+
+from .conftest import free_port, served_app
 
 PASSWORD = "mot-de-passe-conseiller"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def app_settings(base: Settings, tmp: Path, password: str = PASSWORD) -> Settings:
@@ -242,7 +237,12 @@ def test_adviser_view_is_disabled_without_a_password(
 
 def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
-    assert (settings.host, settings.port, settings.data_dir, settings.concurrency_limit) == ("127.0.0.1", 7860, PROJECT_DIR / ".data", 4)
+    assert (settings.host, settings.port, settings.data_dir, settings.concurrency_limit) == (
+        "127.0.0.1",
+        7860,
+        PROJECT_DIR / ".data",
+        4,
+    )
     assert settings.adviser_password.get_secret_value() == "" and "mot" not in repr(Settings(adviser_password="mot"))
     monkeypatch.setenv("ASSISTANT_ADVISER_PASSWORD", "s3cret")
     monkeypatch.setenv("ASSISTANT_PORT", "8080")
@@ -253,16 +253,10 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(
-    assistant: Assistant, index_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def served(assistant: Assistant, index_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = app_settings(index_settings, tmp_path_factory.mktemp("served"))
-    app = build_app(assistant, settings)
-    app.launch(**launch_options(settings), prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{settings.port}/"
-    finally:
-        app.close()
+    with served_app(assistant, settings) as url:
+        yield url
 
 
 def client(url: str) -> Any:
