@@ -57,7 +57,8 @@ class Assistant:
             create_collection_if_not_exists=False,
         )
         self.retriever = Retriever(settings, embeddings, vectorstore, chunks)
-        self.corpus_text = "\n".join(c.text for c in chunks)
+        # Digit groups joined once (« 24 000 » -> 24000), for the figure check of every answer.
+        self.corpus_figures_text = re.sub(r"[  ]", "", "\n".join(c.text for c in chunks))
         embeddings.embed_query("Combien d'heures dure la formation ?")  # the first real question is not slower
 
     @classmethod
@@ -182,7 +183,7 @@ class Assistant:
 
     def _figures_not_in_corpus(self, query: str) -> list[str]:
         """Figures of the question that no passage contains (a premise the documents do not back)."""
-        corpus = re.sub(r"[  ]", "", self.corpus_text)
+        corpus = self.corpus_figures_text
         figures = [f.strip() for f in _FIGURE.findall(query)]
         return [f for f in figures if not re.search(rf"(?<!\d){re.escape(re.sub(r'[  ]', '', f))}(?!\d)", corpus)]
 

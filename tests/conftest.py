@@ -60,6 +60,21 @@ def assistant(index_settings: Settings, embeddings) -> Assistant:  # type: ignor
     return Assistant(index_settings, embeddings, ChunkStore.open(index_settings))
 
 
+def app_settings(base: Settings, data_dir: Path, password: str) -> Settings:
+    """Settings for serving the chat in a test: `base`'s index, data in `data_dir`, a free port."""
+    from pydantic import SecretStr
+
+    # model_copy does not validate: the password must already be a SecretStr.
+    values = {
+        "data_dir": data_dir,
+        "adviser_password": SecretStr(password),
+        "stream_delay_ms": 0,
+        "host": "127.0.0.1",
+        "port": free_port(),
+    }
+    return base.model_copy(update=values)
+
+
 def free_port() -> int:
     """A loopback port nobody listens on now."""
     with socket.socket() as sock:

@@ -17,13 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore
 
-from .conftest import free_port, served_app
+from .conftest import app_settings, served_app
 
 PASSWORD = "acces-conseiller-7f3a"
 MARKER = "Combien d'heures dure la formation témoin-acces-4242 ?"
@@ -37,20 +36,13 @@ def client(url: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def app_settings(index_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path_factory.mktemp("access-data"),
-        "adviser_password": SecretStr(PASSWORD),
-        "stream_delay_ms": 0,
-        "host": "127.0.0.1",
-        "port": free_port(),
-    }
-    return index_settings.model_copy(update=values)
+def served_settings(index_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return app_settings(index_settings, tmp_path_factory.mktemp("access-data"), PASSWORD)
 
 
 @pytest.fixture(scope="module")
-def served(assistant: Assistant, app_settings: Settings) -> Iterator[str]:
-    with served_app(assistant, app_settings) as url:
+def served(assistant: Assistant, served_settings: Settings) -> Iterator[str]:
+    with served_app(assistant, served_settings) as url:
         reply = client(url).predict(MARKER, [], api_name="/ask")  # logged: what advisers would see
         assert "441" in reply["answer"]
         yield url
@@ -152,7 +144,7 @@ def test_named_calls_other_than_ask_and_chat_are_refused(served: str) -> None:
             assert "event: error" in reached[name] or "refus" in reached[name], (name, reached[name][:300])
 
 
-def test_the_export_file_cannot_be_fetched_by_its_path(served: str, app_settings: Settings) -> None:
+def test_the_export_file_cannot_be_fetched_by_its_path(served: str, served_settings: Settings) -> None:
     view, export = adviser_indexes(served)
     streamed = queue_call(served, export, [PASSWORD])
     (folder,) = {Path(p).parent for p in Path("/tmp/rncp39099-avis").glob("avis-*.csv")} or {None}
@@ -161,7 +153,7 @@ def test_the_export_file_cannot_be_fetched_by_its_path(served: str, app_settings
         for route in (f"gradio_api/file={path}", f"file={path}", f"gradio_api/file={path.name}"):
             response = httpx.get(served + route, timeout=30)
             assert "témoin-acces-4242" not in response.text, route
-    database = app_settings.feedback_db
+    database = served_settings.feedback_db
     for route in (f"gradio_api/file={database}", f"file={database}", "gradio_api/file=.data/feedback.sqlite3"):
         response = httpx.get(served + route, timeout=30)
         assert response.status_code >= 400 and b"SQLite format" not in response.content, route
@@ -173,12 +165,12 @@ def test_the_adviser_page_without_the_password_shows_no_data(served: str) -> Non
     assert "témoin-acces-4242" not in page.text and PASSWORD not in page.text
 
 
-def test_one_users_history_and_votes_stay_theirs(served: str, app_settings: Settings) -> None:
+def test_one_users_history_and_votes_stay_theirs(served: str, served_settings: Settings) -> None:
     """Bob votes and comments in his own session right after Alice's answer: nothing of Alice's moves."""
     alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
     deps = dependencies(served)
     chat = next(i for i, d in enumerate(deps) if d.get("api_name") == "chat")
-    store = FeedbackStore(app_settings.feedback_db)
+    store = FeedbackStore(served_settings.feedback_db)
     before = store.count()
 
     alice_chat = queue_call(served, chat, ["Combien d'heures dure la formation ?", None], session=alice)

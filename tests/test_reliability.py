@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
@@ -30,7 +29,7 @@ from assistant.indexing import ingest
 from assistant.store import ChunkStore
 from assistant.ui import ChatHandlers, Conversation
 
-from .conftest import DOCUMENT, free_port, served_app
+from .conftest import DOCUMENT, app_settings, served_app
 
 PASSWORD = "fiabilite-secret-conseiller"
 QUESTION = "Combien d'heures dure la formation ?"
@@ -61,14 +60,7 @@ def call_raw(url: str, body: str, api_name: str = "ask") -> Any:
 
 @pytest.fixture(scope="module")
 def served_settings(index_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path_factory.mktemp("reliability-data"),
-        "adviser_password": SecretStr(PASSWORD),
-        "stream_delay_ms": 0,
-        "host": "127.0.0.1",
-        "port": free_port(),
-    }
-    return index_settings.model_copy(update=values)
+    return app_settings(index_settings, tmp_path_factory.mktemp("reliability-data"), PASSWORD)
 
 
 @pytest.fixture(scope="module")

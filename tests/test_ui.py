@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from assistant.answer import Citation
 from assistant.config import PROJECT_DIR, Settings
@@ -25,27 +24,18 @@ from assistant.feedback import FeedbackStore
 from assistant.render import render_question, render_sources
 from assistant.ui import EXAMPLES, ChatHandlers, Conversation
 
-from .conftest import free_port, served_app
+from .conftest import app_settings, free_port, served_app
 
 PASSWORD = "mot-de-passe-conseiller"
 
 
-def app_settings(base: Settings, tmp: Path, password: str = PASSWORD) -> Settings:
-    """The shared index's settings, with the app's data in `tmp` and a free port."""
-    # model_copy does not validate: the password must already be a SecretStr.
-    values: dict[str, Any] = {
-        "data_dir": tmp,
-        "adviser_password": SecretStr(password),
-        "stream_delay_ms": 0,
-        "host": "127.0.0.1",
-        "port": free_port(),
-    }
-    return base.model_copy(update=values)
+def ui_settings(base: Settings, tmp: Path, password: str = PASSWORD) -> Settings:
+    return app_settings(base, tmp, password)
 
 
 @pytest.fixture
 def handlers(assistant: Assistant, index_settings: Settings, tmp_path: Path) -> ChatHandlers:
-    settings = app_settings(index_settings, tmp_path)
+    settings = ui_settings(index_settings, tmp_path)
     return ChatHandlers(assistant, settings, FeedbackStore(settings.feedback_db))
 
 
@@ -228,7 +218,7 @@ def test_adviser_view_needs_the_password(handlers: ChatHandlers) -> None:
 def test_adviser_view_is_disabled_without_a_password(
     assistant: Assistant, index_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = app_settings(index_settings, tmp_path, password="")
+    settings = ui_settings(index_settings, tmp_path, password="")
     handlers = ChatHandlers(assistant, settings, FeedbackStore(settings.feedback_db))
 
     assert "Accès refusé" in handlers.adviser_view("")
@@ -254,7 +244,7 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def served(assistant: Assistant, index_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = app_settings(index_settings, tmp_path_factory.mktemp("served"))
+    settings = ui_settings(index_settings, tmp_path_factory.mktemp("served"))
     with served_app(assistant, settings) as url:
         yield url
 
