@@ -264,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"3. {args.votes} votes from {args.threads} threads")
         stored, distinct, expected, seconds = bench_votes(tmp, args.votes, args.threads)
-        print(f"   stored {stored}, distinct {distinct}, expected {expected}, in {seconds:.1f} s "
-              f"({expected / seconds:.0f} votes/s); lost {expected - distinct}, duplicated {stored - distinct}")
+        print(
+            f"   stored {stored}, distinct {distinct}, expected {expected}, in {seconds:.1f} s "
+            f"({expected / seconds:.0f} votes/s); lost {expected - distinct}, duplicated {stored - distinct}"
+        )
         if (stored, distinct) != (expected, expected):
             failed.append("votes")
 
