@@ -39,10 +39,13 @@ class Settings(BaseSettings):
         ge=1,
     )
     query_batch: int = Field(
-        16,
+        32,
         description="Most questions of concurrent users embedded together in one pass (e5 on one core: "
         "21 ms per question in a batch of 8, against 47 ms alone). 1 turns batching off.",
         ge=1,
+    )
+    query_cache: int = Field(
+        1024, description="Question vectors kept for questions asked again word for word (0: none).", ge=0
     )
 
     chunk_max_chars: int = Field(900, description="Longest chunk, in characters (e5 reads 512 tokens at most).")
@@ -81,7 +84,13 @@ class Settings(BaseSettings):
     adviser_password: SecretStr = Field(
         SecretStr(""), description="Password of the adviser view; empty disables the view."
     )
-    concurrency_limit: int = Field(4, description="Questions answered at once; others wait in the queue.", ge=1)
+    concurrency_limit: int = Field(
+        32,
+        description="Questions answered at once; others wait in the queue. Questions in progress "
+        "together have their embeddings computed in one pass (ASSISTANT_QUERY_BATCH), so this is "
+        "also the largest batch. Gradio runs at most 40 handlers in threads.",
+        ge=1,
+    )
     max_queue_size: int = Field(64, description="Requests the queue holds; beyond, new ones are refused.", ge=1)
     max_input_chars: int = Field(
         2000, description="Longest message the chat accepts; a longer one is refused, with this limit stated.", ge=10

@@ -6,6 +6,8 @@ e5 models need a « query: » or « passage: » prefix; both backends add it, so
 from __future__ import annotations
 
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,49 +35,78 @@ class _Pending:
 class QueryBatcher:
     """Embeds the questions of concurrent requests together, in one forward pass.
 
-    No background thread: a caller that finds the model free becomes the leader, takes every
-    question waiting at that moment (up to `max_batch`) and embeds them as one batch; the others
-    wait for their vector. A lone question is embedded alone, with no added delay. With the e5
-    model on one core, 8 questions at once cost 21 ms each instead of 47 ms one by one.
+    One worker thread (started on the first question) owns the model for questions: each time
+    it is free it takes every question waiting (up to `max_batch`) and embeds them as one batch,
+    while the askers wait for their own vector. A lone question is embedded alone, with no added
+    delay. With the e5 model on one core, 16 questions at once cost 16 ms each instead of 47 ms
+    one by one. (Letting the askers take turns as leader instead gave batches of 2: the lock
+    went to whoever arrived first, before the others were back in line.)
+
+    The latest `cache_size` vectors are kept: the example questions of the chat are asked word
+    for word by many users, and a follow-up is embedded again with its whole context.
     """
 
-    def __init__(self, encode: Callable[[list[str]], list[list[float]]], max_batch: int) -> None:
+    def __init__(
+        self, encode: Callable[[list[str]], list[list[float]]], max_batch: int, cache_size: int = 0
+    ) -> None:
         self._encode = encode
         self.max_batch = max_batch
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, list[float]] = OrderedDict()
         self._waiting: list[_Pending] = []
-        self._waiting_lock = threading.Lock()
-        self._model_lock = threading.Lock()
+        self._ready = threading.Condition()
+        self._worker: threading.Thread | None = None
         self.batches = 0
         self.questions = 0
+        self.cache_hits = 0
 
     def embed(self, text: str) -> list[float]:
         pending = _Pending(text)
-        with self._waiting_lock:
+        with self._ready:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                self.cache_hits += 1
+                return list(cached)
             self._waiting.append(pending)
-        while not pending.done.is_set():
-            with self._model_lock:
-                if pending.done.is_set():  # a leader took it while this thread waited for the model
-                    break
-                with self._waiting_lock:
-                    batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
-                self._run(batch)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._serve, name="question-embeddings", daemon=True)
+                self._worker.start()
+            self._ready.notify()
+        pending.done.wait()
         if pending.error is not None:
             raise pending.error
         assert pending.vector is not None
         return pending.vector
 
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                while not self._waiting:
+                    self._ready.wait()
+            time.sleep(0)  # let askers that are about to queue do so: a fuller batch
+            with self._ready:
+                batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+            self._run(batch)
+
     def _run(self, batch: list[_Pending]) -> None:
+        texts = list(dict.fromkeys(p.text for p in batch))  # the same question twice is embedded once
         try:
-            vectors = self._encode([p.text for p in batch])
-        except BaseException as err:  # every waiter gets the error, none hangs
+            vectors = dict(zip(texts, self._encode(texts), strict=True))
+        except BaseException as err:  # every asker gets the error, none hangs; the worker goes on
             for p in batch:
                 p.error = err
                 p.done.set()
-            raise
-        self.batches += 1
-        self.questions += len(batch)
-        for p, vector in zip(batch, vectors, strict=True):
-            p.vector = vector
+            return
+        with self._ready:
+            self.batches += 1
+            self.questions += len(batch)
+            if self.cache_size:
+                self._cache.update(vectors)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        for p in batch:
+            p.vector = list(vectors[p.text])
             p.done.set()
 
 
@@ -83,7 +114,13 @@ class SentenceTransformerEmbeddings(Embeddings):
     """A sentence-transformers model; e5 prompts are used when the model declares them."""
 
     def __init__(
-        self, model_path: str, threads: int, batch_size: int, query_threads: int = 1, query_batch: int = 16
+        self,
+        model_path: str,
+        threads: int,
+        batch_size: int,
+        query_threads: int = 1,
+        query_batch: int = 16,
+        query_cache: int = 0,
     ) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
@@ -100,7 +137,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         # One forward pass at a time: torch releases the GIL, and concurrent calls would only
         # fight over the same two cores.
         self._lock = threading.Lock()
-        self._queries = QueryBatcher(self._encode_queries, query_batch)
+        self._queries = QueryBatcher(self._encode_queries, query_batch, query_cache)
 
     def _encode(self, texts: list[str], prompt_name: str | None, threads: int) -> np.ndarray:
         with self._lock:
@@ -183,13 +220,23 @@ def _load(settings: Settings) -> Embeddings:
         except FileNotFoundError as err:
             raise ModelUnavailableError(str(err)) from err
         return SentenceTransformerEmbeddings(
-            str(path), settings.threads, settings.embed_batch_size, settings.query_threads, settings.query_batch
+            str(path),
+            settings.threads,
+            settings.embed_batch_size,
+            settings.query_threads,
+            settings.query_batch,
+            settings.query_cache,
         )
     if not choice:
         raise ConfigError(f"ASSISTANT_EMBEDDINGS est vide ; valeurs possibles : {', '.join(BACKENDS)}.")
     try:
         return SentenceTransformerEmbeddings(
-            choice, settings.threads, settings.embed_batch_size, settings.query_threads, settings.query_batch
+            choice,
+            settings.threads,
+            settings.embed_batch_size,
+            settings.query_threads,
+            settings.query_batch,
+            settings.query_cache,
         )
     except Exception as err:  # sentence-transformers raises many kinds for a bad name
         where = "dossier" if Path(choice).exists() else "modèle"

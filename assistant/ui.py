@@ -377,8 +377,11 @@ def build_app(assistant: Assistant, settings: Settings, store: FeedbackStore | N
         send.click(handlers.respond, **chat_io, **private, **asking)
         for button in example_buttons:
             button.click(
-                handlers.respond, inputs=[button, conversation], outputs=[chatbot, question, conversation],
-                **private, **asking,
+                handlers.respond,
+                inputs=[button, conversation],
+                outputs=[chatbot, question, conversation],
+                **private,
+                **asking,
             )
 
         def on_like(state: Conversation, data: gr.LikeData) -> tuple[str, Any, Conversation]:

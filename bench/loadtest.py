@@ -61,6 +61,7 @@ class Run:
     errors: list[str] = field(default_factory=list)
     wall: float = 0.0
     server_cpu: float = 0.0
+    client_cpu: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def ok(self, seconds: float) -> None:
@@ -189,8 +190,8 @@ def drive(url: str, users: int, deadline: float, use_chat: bool, timeout: float)
 def table(runs: list[Run]) -> str:
     lines = [
         "| N users | questions | wall (s) | throughput (q/s) | p50 (s) | p95 (s) | p99 (s) "
-        "| server CPU (ms/q) | errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU (ms/q) | load driver CPU (ms/q) | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         done = len(r.latencies)
@@ -198,7 +199,7 @@ def table(runs: list[Run]) -> str:
             f"| {r.users} | {done} | {r.wall:.1f} | {done / r.wall if r.wall else 0:.1f} "
             f"| {percentile(r.latencies, 0.50):.3f} | {percentile(r.latencies, 0.95):.3f} "
             f"| {percentile(r.latencies, 0.99):.3f} | {r.server_cpu / done * 1000 if done else 0:.0f} "
-            f"| {len(r.errors)} |"
+            f"| {r.client_cpu / done * 1000 if done else 0:.0f} | {len(r.errors)} |"
         )
     return "\n".join(lines)
 
@@ -209,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chat", action="store_true", help="every other session uses /chat instead of /ask")
     parser.add_argument("--budget", type=float, default=300.0, help="seconds for the whole run, setup included")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds one question may take")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="serve with ASSISTANT_QUERY_CACHE=0: every user here asks the same 10 questions, so the "
+        "question-vector cache otherwise answers most of them without the model",
+    )
     args = parser.parse_args(argv)
 
     overall = time.monotonic() + args.budget
@@ -224,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             "ASSISTANT_PORT": str(port),
             "ASSISTANT_STREAM_DELAY_MS": "0",
         }
+        if args.no_cache:
+            env["ASSISTANT_QUERY_CACHE"] = "0"
         env.pop("ASSISTANT_CHROMA_URL", None)
         log = open(Path(tmp) / "app.log", "w+b")  # noqa: SIM115 - read back on failure
         server = subprocess.Popen([sys.executable, str(PROJECT / "app.py")], env=env, stdout=log, stderr=log)
@@ -236,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(
                 f"App on {url} (pid {server.pid}), {os.cpu_count()} CPU(s), {len(SCRIPT)} questions per "
-                f"session{', /ask and /chat' if args.chat else ', /ask'}.",
+                f"session{', /ask and /chat' if args.chat else ', /ask'}, question cache "
+                f"{'off' if args.no_cache else 'on'}.",
                 file=sys.stderr,
             )
             # One untimed question, so that N = 1 does not measure the server's first request.
@@ -250,9 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                 if left <= 5:
                     print(f"Budget spent: N = {users} not run.", file=sys.stderr)
                     break
-                before = cpu_seconds(server.pid)
+                before, mine = cpu_seconds(server.pid), time.process_time()
                 run = drive(url, users, time.monotonic() + left, args.chat, args.timeout)
                 run.server_cpu = cpu_seconds(server.pid) - before
+                run.client_cpu = time.process_time() - mine
                 runs.append(run)
                 print(f"N = {users}: {len(run.latencies)} answered, {len(run.errors)} errors", file=sys.stderr)
                 for why in sorted(set(run.errors))[:5]:

@@ -22,37 +22,58 @@ QUESTIONS = [
 ]
 
 
-def _ask_together(embed, questions: list[str], hold: threading.Lock, waiting) -> list[list[float] | None]:  # type: ignore[no-untyped-def]
-    """Every question asked from its own thread while the model is held, then released at once."""
+class Gate:
+    """Wraps an encoder so that its first pass waits for `open()`: questions asked meanwhile queue up."""
+
+    def __init__(self, encode) -> None:  # type: ignore[no-untyped-def]
+        self.encode = encode
+        self.busy = threading.Event()
+        self.opened = threading.Event()
+        self.sizes: list[int] = []
+
+    def __call__(self, texts: list[str]) -> list[list[float]]:
+        self.sizes.append(len(texts))
+        self.busy.set()
+        self.opened.wait(timeout=30)
+        return self.encode(texts)
+
+
+def _ask_together(batcher: QueryBatcher, gate: Gate, questions: list[str]) -> list[list[float] | None]:
+    """Every question asked from its own thread while the model is busy, then the model freed."""
     vectors: list[list[float] | None] = [None] * len(questions)
 
     def ask(i: int) -> None:
-        vectors[i] = embed(questions[i])
+        vectors[i] = batcher.embed(questions[i])
 
+    first = threading.Thread(target=batcher.embed, args=("occupies the model",))
+    first.start()
+    assert gate.busy.wait(timeout=30)
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
-    with hold:
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 10
-        while waiting() < len(questions) and time.monotonic() < deadline:
-            time.sleep(0.01)
     for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(batcher._waiting) < len(questions) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    gate.opened.set()
+    for thread in [first, *threads]:
         thread.join(timeout=60)
     return vectors
 
 
+def _lengths(texts: list[str]) -> list[list[float]]:
+    return [[float(len(t))] for t in texts]
+
+
 def test_concurrent_questions_share_one_pass_and_get_their_own_vector(embeddings) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(embeddings, SentenceTransformerEmbeddings)
-    alone = [np.array(embeddings.embed_query(q)) for q in QUESTIONS]
-    batcher = embeddings._queries
-    batches_before, questions_before = batcher.batches, batcher.questions
+    alone = [np.array(embeddings._encode_queries([q])[0]) for q in QUESTIONS]
+    gate = Gate(embeddings._encode_queries)  # the real model, made to wait once
+    batcher = QueryBatcher(gate, max_batch=16)
 
-    together = _ask_together(
-        embeddings.embed_query, QUESTIONS, batcher._model_lock, lambda: len(batcher._waiting)
-    )
+    together = _ask_together(batcher, gate, QUESTIONS)
 
-    assert batcher.questions - questions_before == len(QUESTIONS)
-    assert batcher.batches - batches_before == 1  # all eight were waiting: one forward pass
+    assert gate.sizes == [1, len(QUESTIONS)]  # all eight were waiting: one forward pass
+    assert batcher.questions == 1 + len(QUESTIONS)
     for i, vector in enumerate(together):
         assert vector is not None
         similarities = [float(np.dot(vector, a)) for a in alone]
@@ -60,19 +81,21 @@ def test_concurrent_questions_share_one_pass_and_get_their_own_vector(embeddings
         assert similarities[i] > 0.9999  # padding in a batch does not change the embedding
 
 
+def test_the_product_embeds_questions_through_the_batcher(embeddings) -> None:  # type: ignore[no-untyped-def]
+    before = embeddings._queries.questions + embeddings._queries.cache_hits
+    vector = embeddings.embed_query("Quelle est la durée du stage long ?")
+    assert len(vector) == 384
+    assert embeddings._queries.questions + embeddings._queries.cache_hits == before + 1
+
+
 def test_a_batch_never_exceeds_its_size_and_everyone_is_answered() -> None:
     """A stand-in encoder (the length of each text) so the batch sizes can be read back exactly."""
-    sizes: list[int] = []
-
-    def encode(texts: list[str]) -> list[list[float]]:
-        sizes.append(len(texts))
-        return [[float(len(t))] for t in texts]
-
-    batcher = QueryBatcher(encode, max_batch=3)
+    gate = Gate(_lengths)
+    batcher = QueryBatcher(gate, max_batch=3)
     questions = ["a" * n for n in range(1, 8)]
-    vectors = _ask_together(batcher.embed, questions, batcher._model_lock, lambda: len(batcher._waiting))
+    vectors = _ask_together(batcher, gate, questions)
     assert vectors == [[float(n)] for n in range(1, 8)]
-    assert sizes == [3, 3, 1]
+    assert gate.sizes == [1, 3, 3, 1]
 
 
 def test_a_failed_pass_reaches_every_waiter_and_the_next_question_works() -> None:
@@ -81,26 +104,33 @@ def test_a_failed_pass_reaches_every_waiter_and_the_next_question_works() -> Non
 
     def encode(texts: list[str]) -> list[list[float]]:
         calls["n"] += 1
-        if calls["n"] == 1:
+        if calls["n"] == 3:  # the pass of the four questions below
             raise RuntimeError("out of memory")
         return [[1.0] for _ in texts]
 
-    batcher = QueryBatcher(encode, max_batch=8)
+    gate = Gate(encode)
+    batcher = QueryBatcher(gate, max_batch=8)
     errors: list[str] = []
 
-    def ask() -> None:
+    def ask(text: str) -> None:
         try:
-            batcher.embed("question")
+            batcher.embed(text)
         except RuntimeError as err:
             errors.append(str(err))
 
-    threads = [threading.Thread(target=ask) for _ in range(4)]
-    with batcher._model_lock:
-        for thread in threads:
-            thread.start()
-        while len(batcher._waiting) < 4:
-            time.sleep(0.01)
+    _ask_together(batcher, gate, [])  # nothing but the first pass
+    threads = [threading.Thread(target=ask, args=(f"q{i}",)) for i in range(4)]
+    gate.opened.clear()
+    gate.busy.clear()
+    first = threading.Thread(target=batcher.embed, args=("occupies the model again",))
+    first.start()
+    assert gate.busy.wait(timeout=10)
     for thread in threads:
+        thread.start()
+    while len(batcher._waiting) < 4:
+        time.sleep(0.01)
+    gate.opened.set()
+    for thread in [first, *threads]:
         thread.join(timeout=10)
     assert not any(t.is_alive() for t in threads)
     assert errors == ["out of memory"] * 4
@@ -109,6 +139,42 @@ def test_a_failed_pass_reaches_every_waiter_and_the_next_question_works() -> Non
 
 @pytest.mark.parametrize("size", [1, 2])
 def test_batching_off_or_tiny_still_answers_each(size: int) -> None:
-    batcher = QueryBatcher(lambda texts: [[float(len(t))] for t in texts], max_batch=size)
-    vectors = _ask_together(batcher.embed, ["x", "yy", "zzz"], batcher._model_lock, lambda: len(batcher._waiting))
-    assert vectors == [[1.0], [2.0], [3.0]]
+    gate = Gate(_lengths)
+    batcher = QueryBatcher(gate, max_batch=size)
+    assert _ask_together(batcher, gate, ["x", "yy", "zzz"]) == [[1.0], [2.0], [3.0]]
+    assert gate.sizes == [1, 1, 1, 1] if size == 1 else [1, 2, 1]
+
+
+def test_a_question_asked_again_is_not_embedded_again() -> None:
+    """A stand-in encoder that counts what it is given."""
+    seen: list[list[str]] = []
+
+    def encode(texts: list[str]) -> list[list[float]]:
+        seen.append(list(texts))
+        return [[float(len(t))] for t in texts]
+
+    batcher = QueryBatcher(encode, max_batch=8, cache_size=2)
+    assert batcher.embed("a") == [1.0]
+    assert batcher.embed("a") == [1.0]
+    assert batcher.embed("bb") == [2.0]
+    assert batcher.embed("ccc") == [3.0]  # the cache holds two: « a » is forgotten
+    assert batcher.embed("a") == [1.0]
+    assert seen == [["a"], ["bb"], ["ccc"], ["a"]]
+    assert batcher.cache_hits == 1
+    vector = batcher.embed("a")
+    vector.append(9.0)  # a caller changing its copy changes nothing for the next one
+    assert batcher.embed("a") == [1.0]
+
+
+def test_the_same_question_from_two_users_at_once_is_embedded_once() -> None:
+    seen: list[list[str]] = []
+
+    def encode(texts: list[str]) -> list[list[float]]:
+        seen.append(list(texts))
+        return [[float(len(t))] for t in texts]
+
+    gate = Gate(encode)
+    batcher = QueryBatcher(gate, max_batch=8)
+    vectors = _ask_together(batcher, gate, ["aa", "b", "aa"])
+    assert vectors == [[2.0], [1.0], [2.0]]
+    assert seen == [["occupies the model"], ["aa", "b"]]

@@ -231,7 +231,7 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         "127.0.0.1",
         7860,
         PROJECT_DIR / ".data",
-        4,
+        32,
     )
     assert settings.adviser_password.get_secret_value() == "" and "mot" not in repr(Settings(adviser_password="mot"))
     monkeypatch.setenv("ASSISTANT_ADVISER_PASSWORD", "s3cret")
