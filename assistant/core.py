@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models.chat_models import BaseChatModel
 
 from assistant.analysis import analyze, expand_word, fold_accents, is_out_of_scope
 from assistant.answer import Answer, Citation, compose
 from assistant.config import Settings
 from assistant.embeddings import load_embeddings
-from assistant.errors import AssistantError, InvalidQuestionError
+from assistant.errors import AssistantError, ConfigError, InvalidQuestionError
 from assistant.guard import clean, read
 from assistant.keywords import QueryTerm
 from assistant.messages import say
-from assistant.retrieval import Retrieval, Retriever
+from assistant.retrieval import Hit, Retrieval, Retriever
 from assistant.store import ChunkStore
+
+logger = logging.getLogger(__name__)
+ANSWER_MODES = ("extractive", "llm")
 
 _COUNTED = re.compile(r"\b(?:combien|cb|how many|how much)\s+(?:de |d'|d’)?(\w+)")
 _CONFIRMATION = re.compile(
@@ -41,9 +47,28 @@ def _message_text(content: Any) -> str:
 class Assistant:
     """Answers questions about the title from the indexed documents only."""
 
-    def __init__(self, settings: Settings, embeddings: Embeddings, store: ChunkStore) -> None:
+    def __init__(
+        self, settings: Settings, embeddings: Embeddings, store: ChunkStore, chat_model: BaseChatModel | None = None
+    ) -> None:
+        """
+        Args:
+            chat_model: the language model of `answer_mode=llm`; loaded from the settings when None.
+
+        Raises:
+            ConfigError: an unknown answer mode, or llm mode without a model configured.
+        """
         from langchain_chroma import Chroma
 
+        if settings.answer_mode not in ANSWER_MODES:
+            raise ConfigError(
+                f"ASSISTANT_ANSWER_MODE « {settings.answer_mode} » inconnu ; valeurs possibles : "
+                f"{', '.join(ANSWER_MODES)}."
+            )
+        self.chat_model: BaseChatModel | None = None
+        if settings.answer_mode == "llm":
+            from assistant.llm import load_chat_model
+
+            self.chat_model = chat_model or load_chat_model(settings)
         self.settings = settings
         self.embeddings = embeddings
         self.store = store
@@ -80,13 +105,75 @@ class Assistant:
             InvalidQuestionError: the question is empty (or not text).
             StoreUnavailableError: the Chroma server went away.
         """
+        answer = None
+        for item in self.stream(question, history):
+            answer = item
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(self, question: str, history: list[dict[str, Any]] | None = None) -> Iterator[str | Answer]:
+        """Like `ask`, but in llm mode yields the model's text as it comes first (str pieces); the
+        last item is always the `Answer`, checked, which is what to show in the end."""
         started = time.perf_counter()
         if not isinstance(question, str) or not question.strip():
             raise InvalidQuestionError(say("empty_question", "fr"))
-        answer = self._answer(question, self._clean_history(history))
+        answer, retrieval, truncated = self._answer(question, self._clean_history(history))
+        if self.chat_model is not None and retrieval is not None and not answer.abstained:
+            answer = yield from self._generate(retrieval, answer)
+        if truncated:
+            note = say("truncated", answer.language, limit=self.settings.max_question_chars)
+            answer.text = f"{answer.text}\n\n{note}"
         answer.latency_ms = (time.perf_counter() - started) * 1000
         answer.timings_ms = {"embed": 0.0, "retrieve": 0.0, "answer": 0.0} | answer.timings_ms
+        yield answer
+
+    def _generate(self, retrieval: Retrieval, extractive: Answer) -> Generator[str, None, Answer]:
+        """The model's answer from the passages, checked; the extractive one if it fails."""
+        from assistant.generation import build_messages, renumber, stream_answer, validate
+        from assistant.llm import ModelFailure
+
+        assert self.chat_model is not None
+        hits = self._passages_for_model(retrieval, extractive)
+        messages = build_messages(extractive.query or retrieval.query, hits, extractive.language)
+        started = time.perf_counter()
+        pieces: list[str] = []
+        try:
+            for piece in stream_answer(self.chat_model, messages):
+                pieces.append(piece)
+                yield piece
+        except ModelFailure as failure:
+            logger.warning("language model failed (%s); extractive answer shown", failure)
+            extractive.fallback = failure.kind
+            extractive.text += "\n\n" + say("model_failed", extractive.language)
+            return extractive
+        generate_ms = (time.perf_counter() - started) * 1000
+        checked = validate("".join(pieces), [f"{h.section}\n{h.chunk.text}" for h in hits])
+        if not checked.cited:  # nothing left that points to a passage: the quotes are safer
+            extractive.fallback = "no_citation"
+            extractive.dropped = checked.dropped
+            extractive.timings_ms["generate"] = generate_ms
+            return extractive
+        text, citations = renumber(checked, hits)
+        answer = Answer(
+            text,
+            abstained=False,
+            citations=citations,
+            language=extractive.language,
+            coverage=extractive.coverage,
+            mode="llm",
+            dropped=checked.dropped,
+        )
+        answer.timings_ms = dict(extractive.timings_ms, generate=generate_ms)
+        answer.followup, answer.query = extractive.followup, extractive.query
         return answer
+
+    def _passages_for_model(self, retrieval: Retrieval, extractive: Answer) -> list[Hit]:
+        """The passages the extractive answer quotes, then the best other hits, up to `llm_passages`."""
+        cited = {c.chunk_id for c in extractive.citations}
+        ordered = [h for h in retrieval.hits if h.chunk.id in cited] + [
+            h for h in retrieval.hits if h.chunk.id not in cited
+        ]
+        return ordered[: max(self.settings.llm_passages, len(cited))]
 
     def _clean_history(self, history: Any) -> list[dict[str, str]]:
         if not isinstance(history, list):
@@ -101,13 +188,17 @@ class Assistant:
                 cleaned.append({"role": str(message.get("role", "user")), "content": text})
         return cleaned
 
-    def _answer(self, question: str, history: list[dict[str, str]]) -> Answer:
+    def _answer(self, question: str, history: list[dict[str, str]]) -> tuple[Answer, Retrieval | None, bool]:
+        """The extractive answer, the retrieval it came from (None when refused before retrieval),
+        and whether the question was cut."""
         reading = read(question, self.settings.max_question_chars)
         language = reading.language
         if not re.search(r"\w", reading.text):
-            return Answer(say("no_question", language), abstained=True, reason="no_question", language=language)
+            answer = Answer(say("no_question", language), abstained=True, reason="no_question", language=language)
+            return answer, None, reading.truncated
         if reading.refusal:
-            return Answer(say(reading.refusal, language), abstained=True, reason=reading.refusal, language=language)
+            answer = Answer(say(reading.refusal, language), abstained=True, reason=reading.refusal, language=language)
+            return answer, None, reading.truncated
 
         query = reading.claim or reading.text
         retrieval = self.retriever.retrieve(query, history)
@@ -116,10 +207,7 @@ class Assistant:
         answer.timings_ms = dict(retrieval.timings_ms, answer=(time.perf_counter() - started) * 1000)
         answer.followup = retrieval.followup
         answer.query = retrieval.query
-        if reading.truncated:
-            note = say("truncated", language, limit=self.settings.max_question_chars)
-            answer.text = f"{answer.text}\n\n{note}"
-        return answer
+        return answer, retrieval, reading.truncated
 
     def _decide(self, query: str, retrieval: Retrieval, language: str, claim: bool) -> Answer:
         """Answers from the passages, or abstains when they do not support an answer."""

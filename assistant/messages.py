@@ -70,6 +70,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "(Votre question dépassait {limit} caractères : seul le début a été lu.)",
         "en": "(Your question was longer than {limit} characters: only its beginning was read.)",
     },
+    "model_failed": {
+        "fr": "(Le modèle de langue n'a pas pu répondre ; voici les passages des documents, cités mot pour mot.)",
+        "en": "(The language model could not answer; here are the passages of the documents, quoted word for word.)",
+    },
     "unknown_figure": {
         "fr": "Attention : {figures} ne figure pas dans les documents.",
         "en": "Note: {figures} does not appear in the documents.",
