@@ -2,7 +2,8 @@
 checked before anyone sees it.
 
 The checks (`validate`):
-- a marker `[n]` that points to no passage given to the model is removed;
+- a marker `[n]` that points to no passage given to the model is removed, and a sentence whose
+  markers all did so is dropped;
 - a sentence holding a figure or a date that none of its cited passages contains is dropped
   (a sentence without a marker is judged by the markers that follow it in its paragraph);
 - an answer left with no valid marker is not used: the extractive answer replaces it.
@@ -49,7 +50,7 @@ class Checked:
 
     text: str
     cited: list[int]  # the passages (1-based, as given to the model) the text cites, in marker order
-    dropped: list[str] = field(default_factory=list)  # sentences removed for an unsupported figure
+    dropped: list[str] = field(default_factory=list)  # sentences removed: unsupported figure or sources
     removed_markers: list[int] = field(default_factory=list)  # markers that pointed to no passage
     unsupported_figures: list[str] = field(default_factory=list)
 
@@ -124,6 +125,9 @@ def validate(raw: str, passages: list[str]) -> Checked:
         own = [markers_of(s) for s in sentences]
         kept: list[str] = []
         for i, sentence in enumerate(sentences):
+            if _MARKER.search(sentence) and not own[i]:  # it names sources, none of which was given
+                dropped.append(sentence)
+                continue
             # A sentence without a marker is backed by the next marker of its paragraph.
             cited = own[i] or next((m for m in own[i + 1 :] if m), [])
             missing = [f for f in figures_in(sentence) if not _supported(f, [passages[n - 1] for n in cited])]

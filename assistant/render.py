@@ -22,6 +22,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Your message has {length} characters: the limit is {limit}. Please shorten it and send it again.",
     },
     "searching": {"fr": "Je cherche dans les documents…", "en": "Searching the documents…"},
+    "draft": {
+        "fr": "Brouillon du modèle, en cours de vérification :",
+        "en": "The model's draft, being checked:",
+    },
     "sources": {"fr": "Sources", "en": "Sources"},
     "source": {"fr": "Source", "en": "Source"},
     "error": {"fr": "Erreur", "en": "Error"},
@@ -29,7 +33,7 @@ _TEXTS: dict[str, dict[str, str]] = {
 }
 # Words beside the emoji: they stay readable where no emoji font is installed.
 RATING_LABELS = {1: "👍 utile", -1: "👎 pas utile"}
-_MARKER = re.compile(r"\[(\d+)\](?=\s|$)")
+_MARKER = re.compile(r"\[(\d+)\](?=[\s.,;:!?)»\[]|$)")
 _BOLD = re.compile(r"\*\*([^*<>\n]+?)\*\*")  # the corpus marks a few words **like this**
 
 
@@ -115,6 +119,15 @@ def render_question(question: str) -> str:
 def render_streaming(text: str, language: str) -> str:
     """A partial answer while it streams in."""
     return f'<div class="answer streaming" lang="{language}">{_inline(text)}</div>'
+
+
+def render_draft(text: str, language: str) -> str:
+    """A language model's text as it comes, marked as not yet checked (the checked answer replaces it)."""
+    label = html.escape(ui_text("draft", language))
+    return (
+        f'<div class="answer streaming draft" lang="{language}">'
+        f'<p class="draft-label">{label}</p>{_inline(text)}</div>'
+    )
 
 
 def render_answer(answer_text: str, citations: Sequence[Citation], turn: int, language: str, reason: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.answer import Answer
 from assistant.cli import load_or_build_assistant
 from assistant.config import Settings
 from assistant.core import Assistant, safe_error
@@ -33,6 +34,7 @@ from assistant.render import (
     RATING_LABELS,
     format_number,
     render_answer,
+    render_draft,
     render_interactions,
     render_notice,
     render_question,
@@ -153,18 +155,27 @@ class ChatHandlers:
         history = conversation.history()
         conversation.turns.append(turn)
         yield conversation.messages(), "", conversation
+        answer: Answer | None = None
+        draft = ""
         try:
-            answer = self.assistant.ask(question, history)
+            for item in self.assistant.stream(question, history):
+                if isinstance(item, Answer):
+                    answer = item
+                    continue
+                draft += item  # llm mode: the model's text as it comes, replaced by the checked answer
+                turn.html = render_draft(draft, language)
+                yield conversation.messages(), "", conversation
         except Exception as err:  # shown as a message; the trace goes to the server log only
             if not isinstance(err, AssistantError):
                 logger.exception("ask failed")
             turn.html = render_notice(safe_error(err), language)
             yield conversation.messages(), "", conversation
             return
+        assert answer is not None
 
         data = answer.to_dict()
         turn.interaction_id = self._log("chat", question, data)
-        for partial in _growing(answer.text, self.settings.stream_step_chars):
+        for partial in _growing(answer.text, self.settings.stream_step_chars) if not draft else []:
             turn.html = render_streaming(partial, answer.language)
             yield conversation.messages(), "", conversation
             time.sleep(self.settings.stream_delay_ms / 1000)

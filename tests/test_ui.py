@@ -269,7 +269,11 @@ def test_api_ask_returns_the_answer_json(served: str) -> None:
         "reason",
         "language",
         "followup",
+        "mode",
+        "fallback",
+        "dropped",
     }
+    assert (reply["mode"], reply["fallback"], reply["dropped"]) == ("extractive", "", [])
 
 
 def test_api_ask_uses_the_history_and_reports_errors(served: str) -> None:
