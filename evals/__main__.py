@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.runner import CONFIGS, REPORT_DIR, SPLIT_CHOICES, THRESHOLDS_FILE
+from evals.runner import CONFIGS, DEFAULT_CONFIGS, REPORT_DIR, SPLIT_CHOICES, THRESHOLDS_FILE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,9 +25,10 @@ def _parser() -> argparse.ArgumentParser:
         "--configs",
         nargs="+",
         choices=list(CONFIGS),
-        default=list(CONFIGS),
+        default=list(DEFAULT_CONFIGS),
         metavar="CONFIG",
-        help=f"configurations to compare (default: all of {', '.join(CONFIGS)})",
+        help=f"configurations to compare, among {', '.join(CONFIGS)} (default: {' '.join(DEFAULT_CONFIGS)}; "
+        "add llm to compare the generative answers, with ASSISTANT_LLM_* or the packaged SmolLM2)",
     )
     parser.add_argument("--out", type=Path, default=REPORT_DIR, help="report folder (default: evals/report)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions, for a quick run")

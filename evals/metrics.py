@@ -152,6 +152,10 @@ class Outcome:
     echoed: list[str] = field(default_factory=list)
     has_markup: bool = False
     error: str = ""
+    mode: str = "extractive"  # who wrote the answer shown: extractive, or llm (a checked model answer)
+    fallback: str = ""  # llm configurations: why the extractive answer was shown instead
+    dropped: int = 0  # model sentences the checks removed
+    unsupported_figures: list[str] = field(default_factory=list)  # figures shown that no cited passage holds
 
     @property
     def correct(self) -> bool:
@@ -204,6 +208,11 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     summary["refusal_rate"] = _rate(o.abstained for o in adversarial)
     summary["markup_echo_free"] = _rate(not o.echoed for o in outcomes if o.has_markup)
     summary["correct"] = _rate(o.correct for o in outcomes)
+    generated = [o for o in outcomes if o.mode == "llm" or o.fallback]
+    summary["model_answers"] = _rate(o.mode == "llm" for o in generated) if generated else None
+    summary["fallbacks"] = sum(bool(o.fallback) for o in outcomes) if generated else None
+    summary["dropped_sentences"] = sum(o.dropped for o in outcomes) if generated else None
+    summary["hallucinated_figures"] = sum(len(o.unsupported_figures) for o in outcomes if not o.abstained)
     summary["latency_p50_ms"] = percentile(latencies, 50)
     summary["latency_p95_ms"] = percentile(latencies, 95)
     return summary
@@ -227,3 +236,23 @@ def gate_failures(figures: dict[str, Any], thresholds: dict[str, float], where: 
 
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+_FIGURE = re.compile(r"(?<![\w.])\d+(?:[\u00a0\u202f ,.]\d+)*")
+_CITE = re.compile(r"\[(\d+)\]")
+
+
+def unsupported_figures(answer: str, citations: Sequence[dict[str, Any]], question: str = "") -> list[str]:
+    """Figures of an answer (markers aside) found in none of its cited passages (headings included)
+    nor in the question (« 600 heures ne figure pas dans les documents » only repeats the user).
+
+    The answer's own fixed texts hold no figure, so any figure reported here was made up.
+    """
+    joined = "\n".join(f"{c.get('section', '')}\n{c.get('text', '')}" for c in citations) + "\n" + question
+    corpus = re.sub(r"(?<=\d)[\u00a0\u202f ](?=\d)", "", joined)
+    found = []
+    for match in _FIGURE.finditer(_CITE.sub(" ", answer)):
+        digits = re.sub(r"[\u00a0\u202f ]", "", match.group(0)).rstrip(".,")
+        if not re.search(rf"(?<!\d){re.escape(digits)}(?!\d)", corpus):
+            found.append(match.group(0).strip())
+    return found

@@ -33,6 +33,10 @@ SUMMARY_COLUMNS = (
     ("abstention_recall", "Abst-R"),
     ("refusal_rate", "Refusal"),
     ("markup_echo_free", "No-echo"),
+    ("hallucinated_figures", "Invented figures"),
+    ("model_answers", "Model answers"),
+    ("fallbacks", "Fallbacks"),
+    ("dropped_sentences", "Dropped"),
     ("latency_p50_ms", "p50 ms"),
     ("latency_p95_ms", "p95 ms"),
 )

@@ -34,6 +34,7 @@ from evals.metrics import (
     markup_in,
     passage_text,
     summarize,
+    unsupported_figures,
 )
 
 EVALS_DIR = Path(__file__).resolve().parent
@@ -47,7 +48,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "dense": {"retrieval_mode": "dense", "followups": True},
     "hybrid-no-followup": {"retrieval_mode": "hybrid", "followups": False},
     "hybrid": {"retrieval_mode": "hybrid", "followups": True},
+    # The product with a language model writing the answers (ASSISTANT_LLM_*; the packaged SmolLM2
+    # when none is configured). Not run unless asked: `--configs hybrid llm`.
+    "llm": {"retrieval_mode": "hybrid", "followups": True, "answer_mode": "llm"},
 }
+DEFAULT_CONFIGS = ("bm25", "dense", "hybrid-no-followup", "hybrid")
 PRODUCT_CONFIG = "hybrid"
 GATE_SPLIT = "test"
 SPLITS = ("dev", "test")
@@ -217,6 +222,11 @@ def evaluate(assistant: Assistant, question: Question, passages: list[str]) -> O
     outcome.latency_ms = answer.latency_ms
     outcome.timings_ms = dict(answer.timings_ms)
     outcome.cited_sections = [c.section for c in answer.citations]
+    outcome.mode, outcome.fallback, outcome.dropped = answer.mode, answer.fallback, len(answer.dropped)
+    if not answer.abstained:
+        outcome.unsupported_figures = unsupported_figures(
+            answer.text, [c.to_dict() for c in answer.citations], question.question
+        )
     outcome.echoed = echoed_markup(question.question, answer.text)
     if not answer.abstained or answer.citations or citation_markers(answer.text):
         outcome.citations_valid = citations_valid(answer.text, [c.n for c in answer.citations], answer.abstained)
@@ -287,10 +297,18 @@ def open_index(settings: Settings, embeddings: Embeddings) -> tuple[Any, dict[st
     return store, info
 
 
+def _overrides(name: str, settings: Settings) -> dict[str, Any]:
+    """The settings a configuration changes; llm falls back on the packaged SmolLM2 model."""
+    values = dict(CONFIGS[name])
+    if values.get("answer_mode") == "llm" and not (settings.llm_base_url or settings.llm_gguf):
+        values["llm_gguf"] = "smollm2"
+    return values
+
+
 def run_configs(
     settings: Settings,
     questions: Sequence[Question],
-    configs: Sequence[str] = tuple(CONFIGS),
+    configs: Sequence[str] = DEFAULT_CONFIGS,
     embeddings: Embeddings | None = None,
     progress: Progress | None = None,
 ) -> EvalRun:
@@ -317,7 +335,7 @@ def run_configs(
     done, total = 0, len(questions) * len(configs)
     for name in configs:
         config_started = time.perf_counter()
-        assistant = Assistant(settings.model_copy(update=CONFIGS[name]), embeddings, store)
+        assistant = Assistant(settings.model_copy(update=_overrides(name, settings)), embeddings, store)
         assistant.retriever = RecordingRetriever.around(assistant.retriever)
         assistant.ask(WARM_UP_QUESTION)
         outcomes[name] = []
@@ -348,7 +366,7 @@ def run(
     settings: Settings,
     out_dir: Path = REPORT_DIR,
     split: str = "all",
-    configs: Sequence[str] = tuple(CONFIGS),
+    configs: Sequence[str] = DEFAULT_CONFIGS,
     limit: int | None = None,
     embeddings: Embeddings | None = None,
     progress: Progress | None = None,

@@ -26,10 +26,11 @@ from evals.metrics import (
     percentile,
     reciprocal_rank,
     summarize,
+    unsupported_figures,
 )
 from evals.report import is_failure
 from evals.runner import (
-    CONFIGS,
+    DEFAULT_CONFIGS,
     QUESTIONS_FILE,
     THRESHOLDS_FILE,
     EvalRun,
@@ -37,6 +38,7 @@ from evals.runner import (
     load_questions,
     load_thresholds,
     run,
+    run_configs,
 )
 
 DOCUMENT = PROJECT_DIR / "corpus" / "titre-moniteur-atelier-rncp39099.txt"
@@ -244,10 +246,10 @@ def test_short_run_writes_the_report(index_settings: Settings, embeddings: Embed
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert set(data) == {"meta", "configs", "splits", "summary", "by_kind", "outcomes"}
-    assert list(data["summary"]) == list(CONFIGS)
+    assert list(data["summary"]) == list(DEFAULT_CONFIGS)
     assert data["splits"] == ["dev", "test", "all"]
     assert data["meta"]["questions"] == 10
-    assert [len(data["outcomes"][c]) for c in CONFIGS] == [10, 10, 10, 10]
+    assert [len(data["outcomes"][c]) for c in DEFAULT_CONFIGS] == [10, 10, 10, 10]
     figures = data["summary"]["hybrid"]["all"]
     for key in ("recall@1", "recall@3", "recall@5", "mrr", "ndcg@5", "accuracy", "over_abstention",
                 "citation_validity", "citation_precision", "latency_p50_ms", "latency_p95_ms"):  # fmt: skip
@@ -275,3 +277,27 @@ def test_check_on_too_few_questions_fails_the_gate(tmp_path: Path, capsys: pytes
 def test_check_without_the_test_split_is_refused_before_running(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--split", "dev", "--check"]) == 2
     assert "--split test or all" in capsys.readouterr().err
+
+
+def test_invented_figures_are_those_of_neither_the_cited_passages_nor_the_question() -> None:
+    cited = [{"section": "La formation", "text": "441 heures de formation, dont 24\u00a0000 euros."}]
+    assert unsupported_figures("La formation dure 441 heures [1].", cited) == []
+    assert unsupported_figures("Elle coûte 24 000 euros [1] et dure 600 heures.", cited) == ["600"]
+    assert unsupported_figures("« 600 » ne figure pas dans les documents.", cited, "600 heures ?") == []
+    assert unsupported_figures("Voir [12].", cited) == []  # a marker is not a figure
+
+
+def test_the_llm_configuration_compares_checked_model_answers(
+    index_settings: Settings, embeddings: Embeddings, tmp_path: Path
+) -> None:
+    """The real packaged SmolLM2, short answers: the plumbing of the side-by-side comparison."""
+    settings = index_settings.model_copy(update={"llm_max_tokens": 24, "llm_passages": 1})
+    questions = [q for q in load_questions() if q.answerable and q.kind == "fact"][:2]
+    evaluation = run_configs(settings, questions, ["hybrid", "llm"], embeddings)
+    for outcome in evaluation.outcomes["llm"]:
+        assert outcome.mode == "llm" or outcome.fallback == "no_citation"
+        assert outcome.unsupported_figures == [] and outcome.citations_valid is True
+    assert all(o.mode == "extractive" and not o.fallback for o in evaluation.outcomes["hybrid"])
+    figures = evaluation.summary["llm"]["all"]
+    assert figures["fallbacks"] == sum(bool(o.fallback) for o in evaluation.outcomes["llm"])
+    assert figures["hallucinated_figures"] == 0 and evaluation.summary["hybrid"]["all"]["model_answers"] is None
