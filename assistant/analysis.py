@@ -21,8 +21,12 @@ _SUFFIXES = (
 )  # fmt: skip
 
 
+@lru_cache(maxsize=8192)
 def fold_accents(text: str) -> str:
-    """Lower-cases and strips accents: « Protégé Œuvre » -> « protege oeuvre »."""
+    """Lower-cases and strips accents: « Protégé Œuvre » -> « protege oeuvre ».
+
+    Cached: the passages' sentences are folded again for every answer that reads them.
+    """
     text = text.lower().replace("œ", "oe").replace("æ", "ae")
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))

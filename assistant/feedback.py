@@ -116,6 +116,9 @@ class FeedbackStore:
         self.max_interactions = max_interactions
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        # Writers of this process wait their turn here rather than in SQLite's busy handler, which
+        # sleeps in growing steps (up to 100 ms) while another connection holds the write lock.
+        self._write_lock = threading.Lock()
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
             conn.executescript(_SCHEMA)
@@ -143,7 +146,7 @@ class FeedbackStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
+        with self._write_lock, self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
