@@ -102,7 +102,20 @@ def run_ask(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: Te
         return 2
     assistant = load_or_build_assistant(settings)
     if not args.jsonl:
-        answer = assistant.ask(args.question)
+        answer = None
+        drafting = False
+        for item in assistant.stream(args.question):
+            if isinstance(item, str):  # llm mode: the model's draft on stderr, the checked answer below
+                if not drafting and not args.json:
+                    print("Brouillon du modèle, en cours de vérification :", file=sys.stderr)
+                drafting = True
+                if not args.json:
+                    print(item, end="", file=sys.stderr, flush=True)
+            else:
+                answer = item
+        assert answer is not None
+        if drafting and not args.json:
+            print("\n", file=sys.stderr)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), file=out)
         else:

@@ -10,6 +10,7 @@ cited passages. Where a test needs a given model answer, a scripted LangChain mo
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -252,3 +253,36 @@ def test_a_real_openai_compatible_endpoint(index_settings, embeddings, smollm2) 
     assert streamed.strip()
     assert answer.fallback in ("", "no_citation")
     assert_checked(answer)
+
+
+def test_the_cli_shows_the_draft_on_stderr_and_the_checked_answer_on_stdout(index_settings: Settings) -> None:
+    """`python -m assistant ask` in llm mode, the real packaged model, in a process of its own."""
+    import os
+    import subprocess
+    import sys
+
+    from assistant.config import PROJECT_DIR
+
+    env = dict(
+        os.environ,
+        ASSISTANT_INDEX_DIR=str(index_settings.index_dir),
+        ASSISTANT_CORPUS_DIR=str(index_settings.corpus_dir),
+        ASSISTANT_ANSWER_MODE="llm",
+        ASSISTANT_LLM_GGUF="smollm2",
+        ASSISTANT_LLM_MAX_TOKENS="24",
+        ASSISTANT_LLM_PASSAGES="1",
+    )
+    question = "Quelle est la durée du stage long ?"
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", question], cwd=PROJECT_DIR, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Brouillon du modèle, en cours de vérification :" in done.stderr
+    assert "Brouillon" not in done.stdout and "[1] titre-moniteur-atelier-rncp39099.txt" in done.stdout
+    reply = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", question, "--json"], cwd=PROJECT_DIR, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    data = json.loads(reply.stdout)
+    assert data["mode"] == "llm" or (data["fallback"] == "no_citation" and "980 heures" in data["answer"])
