@@ -79,6 +79,11 @@ class QueryBatcher:
         assert pending.vector is not None
         return pending.vector
 
+    def forget(self) -> None:
+        """Empties the cache (the evals time each configuration from a cold start)."""
+        with self._ready:
+            self._cache.clear()
+
     def _serve(self) -> None:
         while True:
             with self._ready:
@@ -160,6 +165,10 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._queries.embed(text)
+
+    def forget_questions(self) -> None:
+        """Empties the question-vector cache."""
+        self._queries.forget()
 
     def token_count(self, text: str) -> int:
         return len(self._model.tokenizer(text)["input_ids"])

@@ -164,6 +164,8 @@ def test_a_question_asked_again_is_not_embedded_again() -> None:
     vector = batcher.embed("a")
     vector.append(9.0)  # a caller changing its copy changes nothing for the next one
     assert batcher.embed("a") == [1.0]
+    batcher.forget()
+    assert batcher.embed("a") == [1.0] and seen[-1] == ["a"] and len(seen) == 5
 
 
 def test_the_same_question_from_two_users_at_once_is_embedded_once() -> None:
