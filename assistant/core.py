@@ -154,6 +154,9 @@ class Assistant:
             extractive.timings_ms["generate"] = generate_ms
             return extractive
         text, citations = renumber(checked, hits)
+        missing = self._figures_not_in_corpus(retrieval.query)
+        if missing:  # the same warning as the extractive answer's, on a premise the documents lack
+            text += "\n\n" + say("unknown_figure", extractive.language, figures=", ".join(f"« {m} »" for m in missing))
         answer = Answer(
             text,
             abstained=False,
@@ -173,7 +176,7 @@ class Assistant:
         ordered = [h for h in retrieval.hits if h.chunk.id in cited] + [
             h for h in retrieval.hits if h.chunk.id not in cited
         ]
-        return ordered[: max(self.settings.llm_passages, len(cited))]
+        return ordered[: self.settings.llm_passages]
 
     def _clean_history(self, history: Any) -> list[dict[str, str]]:
         if not isinstance(history, list):

@@ -143,6 +143,14 @@ def test_an_invented_figure_is_dropped_and_an_answer_left_empty_falls_back(index
     assert_checked(answer)
 
 
+def test_a_premise_the_documents_lack_is_flagged_under_a_model_answer_too(index_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """Scripted model: an answer that states the real figure."""
+    model = scripted("Non, la formation compte 441 heures [1].")
+    _, answer = run(llm_assistant(index_settings, embeddings, model), "La formation dure-t-elle 600 heures ?")
+    assert answer.mode == "llm"
+    assert answer.text == "Non, la formation compte 441 heures [1].\n\nAttention : « 600 » ne figure pas dans les documents."
+
+
 def test_garbage_falls_back_to_the_extractive_answer(index_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     """Scripted model: garbage on demand."""
     model = scripted("@@@ ### ]]][[[ 💥")
