@@ -284,3 +284,48 @@ def test_contrast_and_text_that_grows_with_the_browser_font_size(page: Any) -> N
     page.wait_for_timeout(600)  # Gradio's buttons animate their font-size
     after = page.evaluate(sizes)
     assert all(a >= 1.8 * b for a, b in zip(after, before, strict=True)), (before, after)
+
+
+def test_llm_mode_shows_the_draft_then_the_checked_answer(
+    browser: Any, index_settings: Settings, embeddings: Any, tmp_path: Path
+) -> None:
+    """llm mode in the browser. A scripted model that writes slowly stands in for a real one: the
+    test needs a draft with a sentence the checks drop, long enough on screen to be seen."""
+    import time
+
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from assistant.store import ChunkStore
+
+    class SlowModel(GenericFakeChatModel):
+        def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:  # type: ignore[override]
+            for chunk in super()._stream(*args, **kwargs):
+                time.sleep(0.08)
+                yield chunk
+
+    model = SlowModel(messages=iter([AIMessage("La formation compte 441 heures [1]. Elle coûte 3 000 euros [1].")]))
+    settings = index_settings.model_copy(
+        update={"answer_mode": "llm", "data_dir": tmp_path, "host": "127.0.0.1", "port": free_port()}
+    )
+    assistant = Assistant(settings, embeddings, ChunkStore.open(settings), chat_model=model)
+    with served_app(assistant, settings) as url:
+        context = browser.new_context(locale="fr-FR", viewport={"width": 1100, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(ANSWER_TIMEOUT_MS)
+        page.goto(url)
+        page.get_by_label("Votre question").fill("Combien d'heures dure la formation ?")
+        page.get_by_label("Votre question").press("Enter")
+        draft = page.locator("#chat .answer.draft")
+        draft.wait_for()
+        assert "Brouillon du modèle, en cours de vérification" in draft.inner_text()
+        page.wait_for_function("document.querySelector('#chat .answer.draft')?.innerText.includes('3 000')")
+        shoot(page, "llm-draft.png", full_page=False)
+        reply = page.locator(FINISHED).last
+        reply.wait_for()
+        page.wait_for_function("!document.querySelector('#chat .answer.draft')")
+        text = reply.inner_text()
+        assert "La formation compte 441 heures" in text and "3 000" not in text and "Brouillon" not in text
+        assert reply.locator("li.source").count() == 1
+        assert reply.locator("mark").first.inner_text() == "441 heures de formation pour un parcours complet"
+        context.close()
