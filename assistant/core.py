@@ -151,6 +151,7 @@ class Assistant:
         if not checked.cited:  # nothing left that points to a passage: the quotes are safer
             extractive.fallback = "no_citation"
             extractive.dropped = checked.dropped
+            extractive.text += "\n\n" + say("model_unchecked", extractive.language)
             extractive.timings_ms["generate"] = generate_ms
             return extractive
         text, citations = renumber(checked, hits)

@@ -74,6 +74,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "(Le modèle de langue n'a pas pu répondre ; voici les passages des documents, cités mot pour mot.)",
         "en": "(The language model could not answer; here are the passages of the documents, quoted word for word.)",
     },
+    "model_unchecked": {
+        "fr": "(La réponse du modèle de langue ne s'appuyait pas sur les passages ; voici ces passages, cités mot "
+        "pour mot.)",
+        "en": "(The language model's answer was not backed by the passages; here they are, quoted word for word.)",
+    },
     "unknown_figure": {
         "fr": "Attention : {figures} ne figure pas dans les documents.",
         "en": "Note: {figures} does not appear in the documents.",

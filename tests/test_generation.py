@@ -156,6 +156,8 @@ def test_garbage_falls_back_to_the_extractive_answer(index_settings, embeddings)
     model = scripted("@@@ ### ]]][[[ 💥")
     _, answer = run(llm_assistant(index_settings, embeddings, model), "Quelle est la durée du stage long ?")
     assert (answer.mode, answer.fallback) == ("extractive", "no_citation") and "980" in answer.text
+    assert answer.text.endswith("(La réponse du modèle de langue ne s'appuyait pas sur les passages ; voici ces "
+                                "passages, cités mot pour mot.)")
     assert_checked(answer)
 
 
