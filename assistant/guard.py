@@ -81,7 +81,8 @@ def clean(question: str, max_chars: int) -> tuple[str, bool]:
     """
     text = question.encode("utf-8", errors="replace").decode("utf-8")
     text = unicodedata.normalize("NFC", text)  # « é » typed as e + accent must read as « é »
-    text = "".join(c if unicodedata.category(c)[0] != "C" or c in "\n\t" else " " for c in text)
+    if not text.replace("\n", " ").replace("\t", " ").isprintable():  # the common case skips the loop
+        text = "".join(c if unicodedata.category(c)[0] != "C" or c in "\n\t" else " " for c in text)
     text = html.unescape(text)
     text = _TAG.sub(" ", text)
     text = _MD_LINK.sub(r" \1 ", text)

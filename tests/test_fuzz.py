@@ -45,3 +45,17 @@ def test_reply_always_has_the_documented_shape(assistant: Assistant, question: s
     assert data["abstained"] == (data["citations"] == [])
     for payload in ("<script", "${jndi", "{{7*7}}", "DROP TABLE"):
         assert payload not in data["answer"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.text(max_size=200), HOSTILE, st.lists(HOSTILE, max_size=4).map(" ".join)))
+def test_cleaned_question_keeps_no_control_or_format_character(text: str) -> None:
+    import unicodedata
+
+    from assistant.guard import clean
+
+    cleaned, _ = clean(text, 1000)
+    assert all(unicodedata.category(c)[0] != "C" for c in cleaned), ascii(cleaned)
+    # Printable text (the common case, which skips the character-by-character pass) keeps its words.
+    if text.isprintable() and text.isalnum():
+        assert cleaned == text
