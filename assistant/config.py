@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     )
     bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in the fusion.", ge=0)
     retrieval_mode: str = Field("hybrid", description="'hybrid', 'dense' or 'bm25'.")
+    dense_search: str = Field(
+        "auto",
+        description="Where the dense side searches: 'memory' (the live collection's vectors, read from Chroma "
+        "at start like the chunks for BM25: exact cosine, no call per question), 'chroma' (one Chroma query "
+        "per question) or 'auto': memory for the embedded index, chroma for a server.",
+    )
     followups: bool = Field(True, description="Complete elliptic follow-up questions from the previous turn.")
 
     min_dense_score: float = Field(

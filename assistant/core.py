@@ -19,7 +19,7 @@ from assistant.errors import AssistantError, ConfigError, InvalidQuestionError
 from assistant.guard import clean, read
 from assistant.keywords import QueryTerm
 from assistant.messages import say
-from assistant.retrieval import Hit, Retrieval, Retriever
+from assistant.retrieval import Hit, Retrieval, Retriever, searches_in_memory
 from assistant.store import ChunkStore
 
 logger = logging.getLogger(__name__)
@@ -74,14 +74,14 @@ class Assistant:
         self.store = store
         collection = store.live_collection()
         self.collection_name = collection.name
-        chunks, _ = store.read_all(collection)
+        chunks, vectors = store.read_all(collection, with_embeddings=searches_in_memory(settings))
         vectorstore = Chroma(
             client=store.client,
             collection_name=collection.name,
             embedding_function=embeddings,
             create_collection_if_not_exists=False,
         )
-        self.retriever = Retriever(settings, embeddings, vectorstore, chunks)
+        self.retriever = Retriever(settings, embeddings, vectorstore, chunks, vectors)
         # Digit groups joined once (« 24 000 » -> 24000), for the figure check of every answer.
         self.corpus_figures_text = re.sub(r"[  ]", "", "\n".join(c.text for c in chunks))
         embeddings.embed_query("Combien d'heures dure la formation ?")  # the first real question is not slower

@@ -54,6 +54,33 @@ def test_every_quote_is_word_for_word_from_its_citation(assistant: Assistant) ->
                 assert f"[{citation.n}]" in answer.text
 
 
+def test_dense_search_in_memory_ranks_as_chroma_does(assistant: Assistant, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """The embedded index is searched in memory; a Chroma query of the same index ranks the same
+    chunks in the same order with the same similarities."""
+    from assistant.store import ChunkStore
+
+    assert assistant.retriever.in_memory
+    settings = assistant.settings.model_copy(update={"dense_search": "chroma"})
+    by_chroma = Assistant(settings, embeddings, ChunkStore.open(settings))
+    assert not by_chroma.retriever.in_memory
+    for question, _, _ in ANSWERABLE:
+        vector = embeddings.embed_query(question)
+        mine = assistant.retriever._dense(vector, len(assistant.retriever.keywords.chunks))
+        theirs = by_chroma.retriever._dense(vector, len(assistant.retriever.keywords.chunks))
+        assert [i for i, _ in mine] == [i for i, _ in theirs], question
+        assert [round(s, 4) for _, s in mine] == [round(s, 4) for _, s in theirs], question
+        assert assistant.ask(question).text == by_chroma.ask(question).text
+
+
+def test_unknown_dense_search_is_a_clear_error(assistant: Assistant, embeddings) -> None:  # type: ignore[no-untyped-def]
+    from assistant.errors import ConfigError
+    from assistant.store import ChunkStore
+
+    settings = assistant.settings.model_copy(update={"dense_search": "gpu"})
+    with pytest.raises(ConfigError, match="ASSISTANT_DENSE_SEARCH « gpu » inconnu"):
+        Assistant(settings, embeddings, ChunkStore.open(settings))
+
+
 def test_top_passage_of_hybrid_retrieval(assistant: Assistant) -> None:
     hits = assistant.retriever.retrieve("Quels sont les trois blocs de compétences ?", []).hits
     assert hits[0].chunk.metadata["kind"] == "outline"
