@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     )
     bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in the fusion.", ge=0)
     retrieval_mode: str = Field("hybrid", description="'hybrid', 'dense' or 'bm25'.")
+    index_check_s: float = Field(
+        30.0,
+        description="At most this often (seconds), the app checks whether an ingest published a new index, "
+        "and answers from it without a restart (0: before every question).",
+        ge=0,
+    )
     dense_search: str = Field(
         "auto",
         description="Where the dense side searches: 'memory' (the live collection's vectors, read from Chroma "

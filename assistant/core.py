@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from assistant.analysis import analyze, expand_word, fold_accents, is_out_of_sco
 from assistant.answer import Answer, Citation, compose
 from assistant.config import Settings
 from assistant.embeddings import load_embeddings
-from assistant.errors import AssistantError, ConfigError, InvalidQuestionError
+from assistant.errors import AssistantError, ConfigError, InvalidQuestionError, StoreUnavailableError
 from assistant.guard import clean, read
 from assistant.keywords import QueryTerm
 from assistant.messages import say
@@ -57,8 +58,6 @@ class Assistant:
         Raises:
             ConfigError: an unknown answer mode, or llm mode without a model configured.
         """
-        from langchain_chroma import Chroma
-
         if settings.answer_mode not in ANSWER_MODES:
             raise ConfigError(
                 f"ASSISTANT_ANSWER_MODE « {settings.answer_mode} » inconnu ; valeurs possibles : "
@@ -72,19 +71,52 @@ class Assistant:
         self.settings = settings
         self.embeddings = embeddings
         self.store = store
-        collection = store.live_collection()
-        self.collection_name = collection.name
-        chunks, vectors = store.read_all(collection, with_embeddings=searches_in_memory(settings))
+        self._reload_lock = threading.Lock()
+        self._checked_at = time.monotonic()
+        self._load(store.live_collection())
+        embeddings.embed_query("Combien d'heures dure la formation ?")  # the first real question is not slower
+
+    def _load(self, collection: Any) -> None:
+        """Reads a collection into what answers: its passages (for BM25, quotes and the figure
+        check) and, when the dense side searches in memory, its vectors."""
+        from langchain_chroma import Chroma
+
+        chunks, vectors = self.store.read_all(collection, with_embeddings=searches_in_memory(self.settings))
         vectorstore = Chroma(
-            client=store.client,
+            client=self.store.client,
             collection_name=collection.name,
-            embedding_function=embeddings,
+            embedding_function=self.embeddings,
             create_collection_if_not_exists=False,
         )
-        self.retriever = Retriever(settings, embeddings, vectorstore, chunks, vectors)
+        retriever = Retriever(self.settings, self.embeddings, vectorstore, chunks, vectors)
         # Digit groups joined once (« 24 000 » -> 24000), for the figure check of every answer.
-        self.corpus_figures_text = re.sub(r"[  ]", "", "\n".join(c.text for c in chunks))
-        embeddings.embed_query("Combien d'heures dure la formation ?")  # the first real question is not slower
+        figures = re.sub(r"[  ]", "", "\n".join(c.text for c in chunks))
+        self.retriever, self.corpus_figures_text, self.collection_name = retriever, figures, collection.name
+
+    def follow_live_index(self, force: bool = False) -> bool:
+        """Switches to the index an ingest published since (from this machine or another), without
+        a restart. The pointer is read at most every `index_check_s` seconds, or now when `force`.
+        While the store cannot be read, what is loaded keeps answering.
+
+        Returns:
+            Whether it switched.
+        """
+        if not force and time.monotonic() - self._checked_at < self.settings.index_check_s:
+            return False
+        with self._reload_lock:
+            if not force and time.monotonic() - self._checked_at < self.settings.index_check_s:
+                return False  # another thread just checked
+            self._checked_at = time.monotonic()
+            try:
+                live = self.store.live_name()
+                if live is None or live == self.collection_name:
+                    return False
+                self._load(self.store.live_collection())
+            except Exception:  # unreachable, or an ingest switching right now: try again later
+                logger.warning("could not check for a new index", exc_info=True)
+                return False
+            logger.info("now answering from the index %s", live)
+            return True
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, embeddings: Embeddings | None = None) -> Assistant:
@@ -205,7 +237,17 @@ class Assistant:
             return answer, None, reading.truncated
 
         query = reading.claim or reading.text
-        retrieval = self.retriever.retrieve(query, history)
+        self.follow_live_index()
+        try:
+            retrieval = self.retriever.retrieve(query, history)
+        except StoreUnavailableError:
+            raise
+        except Exception:
+            # On a Chroma server, an ingest from elsewhere drops the collection this process was
+            # reading: switch to the new one and ask again; any other error goes up as it was.
+            if not self.follow_live_index(force=True):
+                raise
+            retrieval = self.retriever.retrieve(query, history)
         started = time.perf_counter()
         answer = self._decide(query, retrieval, language, claim=reading.claim is not None)
         answer.timings_ms = dict(retrieval.timings_ms, answer=(time.perf_counter() - started) * 1000)

@@ -168,3 +168,22 @@ def test_cli_reports_errors_in_french_with_exit_1(settings: Settings, tmp_path: 
     assert process.returncode == 1
     assert "Erreur : Aucun document utilisable" in err
     assert "Traceback" not in err
+
+
+def test_running_assistant_answers_from_a_new_ingest_without_restart(settings: Settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """The chat keeps its Assistant for days: an ingest of a changed corpus must reach it."""
+    ingest(settings, embeddings)
+    question = "Combien d'heures dure la formation ?"
+    checking = Assistant(settings.model_copy(update={"index_check_s": 0}), embeddings, ChunkStore.open(settings))
+    waiting = Assistant(settings.model_copy(update={"index_check_s": 3600}), embeddings, ChunkStore.open(settings))
+    assert "441 heures" in checking.ask(question).text
+    document = settings.corpus_dir / DOCUMENT.name
+    document.write_text(document.read_text(encoding="utf-8").replace("441 heures", "452 heures"), encoding="utf-8")
+    ingest(settings, embeddings)  # a new collection goes live, the one both were reading is dropped
+
+    assert "452 heures" in checking.ask(question).text
+    # Until its next check, the other one answers from what it read, though Chroma dropped it.
+    assert waiting.retriever.in_memory
+    assert "441 heures" in waiting.ask(question).text
+    assert waiting.follow_live_index(force=True)
+    assert "452 heures" in waiting.ask(question).text

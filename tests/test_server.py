@@ -18,7 +18,7 @@ from assistant.errors import StoreUnavailableError
 from assistant.indexing import ingest
 from assistant.store import ChunkStore
 
-from .conftest import free_port
+from .conftest import DOCUMENT, free_port
 from .test_answers import ANSWERABLE
 
 CHROMA = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
@@ -104,3 +104,26 @@ def test_server_going_away_gives_a_clear_message_then_recovers(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.server
+def test_server_ingest_from_elsewhere_reaches_a_running_assistant(
+    tmp_path: Path, chroma_url: str, base_settings: Settings, embeddings
+) -> None:  # type: ignore[no-untyped-def]
+    """Another machine ingests a changed corpus into the shared server, which drops the collection
+    this assistant was querying: its next question is answered from the new one, no restart."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    document = corpus / "titre.txt"
+    document.write_text((base_settings.corpus_dir / DOCUMENT.name).read_text(encoding="utf-8"), encoding="utf-8")
+    settings = base_settings.model_copy(
+        update={"chroma_url": chroma_url, "corpus_dir": corpus, "collection_prefix": "elsewhere", "index_check_s": 3600}
+    )
+    ingest(settings, embeddings)
+    assistant = Assistant(settings, embeddings, ChunkStore.open(settings))
+    assert not assistant.retriever.in_memory
+    question = "Combien d'heures dure la formation ?"
+    assert "441 heures" in assistant.ask(question).text
+    document.write_text(document.read_text(encoding="utf-8").replace("441 heures", "452 heures"), encoding="utf-8")
+    ingest(settings, embeddings)
+    assert "452 heures" in assistant.ask(question).text
