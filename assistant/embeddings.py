@@ -135,7 +135,17 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.query_threads = query_threads
         self.name = model_path
         self.batch_size = batch_size
-        self._model = SentenceTransformer(model_path, device="cpu")
+        from transformers.utils import logging as transformers_logging
+
+        # transformers draws an English « Loading weights » bar on stderr: in the CLI it came before
+        # our French messages (an ingest that fails must start its stderr with « Erreur : »).
+        was_shown = transformers_logging.is_progress_bar_enabled()
+        transformers_logging.disable_progress_bar()
+        try:
+            self._model = SentenceTransformer(model_path, device="cpu")
+        finally:
+            if was_shown:
+                transformers_logging.enable_progress_bar()
         prompts = getattr(self._model, "prompts", {}) or {}
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else None

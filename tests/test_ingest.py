@@ -168,6 +168,7 @@ def test_cli_reports_errors_in_french_with_exit_1(settings: Settings, tmp_path: 
     assert process.returncode == 1
     assert "Erreur : Aucun document utilisable" in err
     assert "Traceback" not in err
+    assert err.startswith("Erreur : "), err[:300]  # nothing before it, not even a library's progress bar
 
 
 def test_running_assistant_answers_from_a_new_ingest_without_restart(settings: Settings, embeddings) -> None:  # type: ignore[no-untyped-def]
