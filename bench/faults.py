@@ -248,13 +248,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             got = full_disk(tmp, embeddings)
             stderr = got["stderr"].strip()
-            clear = got["exit"] == 1 and "Traceback" not in stderr and stderr.startswith("Erreur : ")
+            # The ingest's own « Indexation » progress bar may come first; the error is the last line.
+            last_line = stderr.splitlines()[-1] if stderr else ""
+            clear = got["exit"] == 1 and "Traceback" not in stderr and last_line.startswith("Erreur : ")
             print(
                 f"   first ingest: {got['first_chunks']} chunks, {got['used_after_first'] // 1024} KiB; "
                 f"free space left before the second: {got['free_left'] // 1024} KiB"
             )
-            last = stderr.splitlines()[-1] if stderr else ""
-            print(f"   second ingest: exit {got['exit']}; last stderr line: {last!r}")
+            print(f"   second ingest: exit {got['exit']}; last stderr line: {last_line!r}")
             print(f"   clear French error, no traceback: {'yes' if clear else 'NO'}")
             print(f"   previous index answers before/after: {got['answers_before']}/{got['answers_after']}")
             if not (got["answers_before"] and got["answers_after"]):
