@@ -422,12 +422,17 @@ def build_app(assistant: Assistant, settings: Settings, store: FeedbackStore | N
     with app.route("Conseiller", "/conseiller", show_in_navbar=False):
         _adviser_page(handlers, settings)
 
+    configure_queue(app, settings)
+    return app
+
+
+def configure_queue(app: gr.Blocks, settings: Settings) -> None:
+    """Gradio's queue as the app uses it (the load test's baseline app shares it)."""
     # Gradio recomputes its monitoring summary (a pandas group-by over up to 10,000 past events)
     # after every event; at 50 users that was 7 % of the server's time. Nothing here reads it.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     app.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)
-    return app
 
 
 def _adviser_page(handlers: ChatHandlers, settings: Settings) -> None:

@@ -6,7 +6,6 @@ Not a product: it answers every question with the words the load script checks f
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import gradio as gr  # noqa: E402
 
 from assistant.config import Settings  # noqa: E402
-from assistant.ui import launch_options  # noqa: E402
+from assistant.ui import configure_queue, launch_options  # noqa: E402
 
 CANNED = "D'après les documents : 441 heures, 105 heures, 980 heures, niveau 4, Bloc 1 à Bloc 4."
 
@@ -28,12 +27,10 @@ def ask(question: str, history: list[dict[str, Any]] | None = None) -> dict[str,
 
 def main() -> int:
     settings = Settings()
-    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
-    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     with gr.Blocks(analytics_enabled=False) as app:
         gr.Markdown("Baseline of the load test")
         gr.api(ask, api_name="ask", concurrency_id="ask", concurrency_limit=settings.concurrency_limit)
-    app.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)
+    configure_queue(app, settings)
     app.launch(**launch_options(settings))
     return 0
 
