@@ -13,13 +13,14 @@ import re
 from dataclasses import dataclass
 
 from assistant.documents import SourceDocument
+from assistant.text import LIST_ITEM as _LIST_ITEM
+from assistant.text import SENTENCE_END as _SENTENCE_END
+from assistant.text import split_sentences  # noqa: F401 - part of the chunker's API
 
 _MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _NUMBERED_HEADING = re.compile(
     r"^(bloc|partie|chapitre|module|section|étape|etape|annexe|article)\s+\d+\s*[:.\-–]", re.IGNORECASE
 )
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?…»])\s+(?=[«\"A-ZÀ-ÖØ-Ý0-9])")
 _TITLE_MAX_CHARS = 100
 _NUMBERED_MAX_CHARS = 400
 
@@ -102,20 +103,6 @@ def _heading_kind(block: _Block, following: _Block | None) -> str | None:
         if not (following.is_list or _heading_kind(following, None) == "numbered"):
             return None
     return "title"
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of a passage, in order, each stripped."""
-    units: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if _LIST_ITEM.match(line):
-            units.append(line)
-        else:
-            units.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
-    return units
 
 
 def _pack(blocks: list[_Block], max_chars: int) -> list[list[_Block]]:

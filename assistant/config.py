@@ -75,12 +75,45 @@ class Settings(BaseSettings):
     )
     followups: bool = Field(True, description="Complete elliptic follow-up questions from the previous turn.")
 
+    sentence_weight: float = Field(
+        1.0, description="Weight, in the fusion, of the ranking of passages by their best sentence's similarity.", ge=0
+    )
+    lexical_weight: float = Field(
+        0.1,
+        description="Weight of the share of the question's words a sentence contains, added to its cosine "
+        "similarity to the question, when choosing the sentence to quote.",
+        ge=0,
+    )
+    rank_weight: float = Field(0.005, description="Bonus of a sentence of the passage ranked r: this / r.", ge=0)
+    heading_share: float = Field(
+        0.8, description="A question word found in a sentence's heading counts this share of one in it.", ge=0, le=1
+    )
+    context_weight: float = Field(
+        0.4, description="Weight of the previous turn's words when a follow-up is searched with it.", ge=0, le=1
+    )
+    max_sentences: int = Field(4, description="Most sentences quoted besides a whole list.", ge=1)
+    extra_margin: float = Field(
+        0.03, description="Another sentence is quoted only if it scores within this of the best one…", ge=0
+    )
+    min_gain: float = Field(
+        0.15, description="…and contains this share (idf-weighted) of the question's words the quoted ones lack.", ge=0
+    )
+    list_window: int = Field(
+        5, description="A whole list is quoted when two of its items are among this many best sentences.", ge=2
+    )
+
     min_dense_score: float = Field(
-        0.75, description="Below this cosine similarity of the best passage, the assistant abstains."
+        0.80,
+        description="Below this cosine similarity of the best sentence to a French question, the assistant "
+        "abstains (calibrated on the dev split: python -m evals.calibrate).",
+    )
+    min_dense_score_en: float = Field(
+        0.78, description="The same for an English question (cross-language similarities run lower)."
     )
     min_coverage: float = Field(
         0.5,
-        description="Share of the question's key words the quoted sentences must contain, or the assistant abstains.",
+        description="Share (idf-weighted) of the question's key words the quoted sentences must contain, or "
+        "the assistant abstains (calibrated on the dev split).",
     )
     max_cited: int = Field(3, description="Most passages quoted in one answer.", ge=1)
 

@@ -12,21 +12,19 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from assistant.analysis import analyze, expand_word, fold_accents, is_out_of_scope
-from assistant.answer import Answer, Citation, compose
+from assistant.analysis import fold_accents
+from assistant.answer import Answer, compose
 from assistant.config import Settings
 from assistant.embeddings import load_embeddings
 from assistant.errors import AssistantError, ConfigError, InvalidQuestionError, StoreUnavailableError
 from assistant.guard import clean, read
-from assistant.keywords import QueryTerm
 from assistant.messages import say
-from assistant.retrieval import Hit, Retrieval, Retriever, searches_in_memory
+from assistant.retrieval import Hit, Retrieval, Retriever, is_elliptic, previous_user_turn
 from assistant.store import ChunkStore
 
 logger = logging.getLogger(__name__)
 ANSWER_MODES = ("extractive", "llm")
 
-_COUNTED = re.compile(r"\b(?:combien|cb|how many|how much)\s+(?:de |d'|d’)?(\w+)")
 _CONFIRMATION = re.compile(
     r"c'est (ca|bien|vrai)|\bnon\s*\?|n'est-ce pas|\bright\s*\?|\bisn't it|\bis that (right|true)"
 )
@@ -81,7 +79,7 @@ class Assistant:
         check) and, when the dense side searches in memory, its vectors."""
         from langchain_chroma import Chroma
 
-        chunks, vectors = self.store.read_all(collection, with_embeddings=searches_in_memory(self.settings))
+        chunks, vectors = self.store.read_all(collection, with_embeddings=True)
         vectorstore = Chroma(
             client=self.store.client,
             collection_name=collection.name,
@@ -239,7 +237,7 @@ class Assistant:
         query = reading.claim or reading.text
         self.follow_live_index()
         try:
-            retrieval = self.retriever.retrieve(query, history)
+            answer, retrieval = self._answer_with_followup(query, history, language, reading.claim is not None)
         except StoreUnavailableError:
             raise
         except Exception:
@@ -247,73 +245,75 @@ class Assistant:
             # reading: switch to the new one and ask again; any other error goes up as it was.
             if not self.follow_live_index(force=True):
                 raise
-            retrieval = self.retriever.retrieve(query, history)
+            answer, retrieval = self._answer_with_followup(query, history, language, reading.claim is not None)
+        return answer, retrieval, reading.truncated
+
+    def _answer_with_followup(
+        self, query: str, history: list[dict[str, str]], language: str, claim: bool
+    ) -> tuple[Answer, Retrieval]:
+        """Answers the question on its own; an elliptic question the documents do not answer on its
+        own (« Et le stage court ? ») is searched again with the previous user turn."""
+        answer, retrieval = self._retrieve_and_decide(query, "", language, claim)
+        previous = previous_user_turn(history)
+        if (
+            answer.abstained
+            and self.settings.followups
+            and previous
+            and is_elliptic(query, retrieval.terms)
+        ):
+            followup, with_context = self._retrieve_and_decide(query, previous, language, claim)
+            if not followup.abstained:
+                embed = retrieval.timings_ms.get("embed", 0.0)
+                with_context.timings_ms["embed"] = with_context.timings_ms.get("embed", 0.0) + embed
+                return followup, with_context
+        return answer, retrieval
+
+    def _retrieve_and_decide(self, query: str, context: str, language: str, claim: bool) -> tuple[Answer, Retrieval]:
+        retrieval = self.retriever.retrieve(query, context=context)
         started = time.perf_counter()
-        answer = self._decide(query, retrieval, language, claim=reading.claim is not None)
+        answer = self._decide(query, retrieval, language, claim=claim)
         answer.timings_ms = dict(retrieval.timings_ms, answer=(time.perf_counter() - started) * 1000)
         answer.followup = retrieval.followup
         answer.query = retrieval.query
-        return answer, retrieval, reading.truncated
+        return answer, retrieval
 
     def _decide(self, query: str, retrieval: Retrieval, language: str, claim: bool) -> Answer:
-        """Answers from the passages, or abstains when they do not support an answer."""
-        key_terms = [t for t in retrieval.terms if t.key and not t.word.isdigit()]
-        unknown = [t for t in key_terms if not t.known]
-        # A topic candidates ask about that the documents never mention (pay, cost, dates,
-        # places…): nearby passages would only look like an answer.
-        if any(is_out_of_scope(t.word) for t in unknown):
-            return self._abstain("not_in_documents", language)
-        if not retrieval.followup and key_terms and len(unknown) == len(key_terms):
-            return self._abstain("offtopic", language)
-        # A place or a name the documents never use, or a question made mostly of unknown words.
-        if self._unknown_names(query, unknown):
-            return self._abstain("not_in_documents", language)
-        if len(unknown) * 2 > len(key_terms) or not retrieval.hits:
-            return self._abstain("not_in_documents", language)
-        if self.settings.retrieval_mode != "bm25" and retrieval.best_dense < self.settings.min_dense_score:
-            return self._abstain("not_in_documents", language)
-
+        """Answers from the passages, or abstains; `reason` names the one check that fired."""
+        settings = self.settings
+        keys = retrieval.key_terms
+        if not retrieval.hits or not retrieval.units:
+            return self._abstain("no_passage", language)
+        if language == "fr" and not retrieval.followup and keys and not any(t.known for t in keys):
+            return self._abstain("offtopic", language, "offtopic")
+        if settings.retrieval_mode != "bm25":
+            floor = settings.min_dense_score_en if language == "en" else settings.min_dense_score
+            if retrieval.best_dense < floor:
+                return self._abstain("low_relevance", language)
         text, citations, coverage = compose(
             query,
             retrieval,
-            self.retriever.keywords,
+            self.retriever.term_weights,
+            self.retriever.lexical.read_question,
             language,
-            self.settings.max_cited,
+            settings,
             intro_key="claim_intro" if claim else "intro",
         )
-        if not citations or coverage < self.settings.min_coverage:
-            return self._abstain("not_in_documents", language)
+        if not citations:
+            return self._abstain("no_passage", language)
+        if coverage < settings.min_coverage:
+            return self._abstain("low_coverage", language)
         missing = self._figures_not_in_corpus(query)
-        # « Combien de mois… ? » answered with hours, or « …en 2023 ? » with other years, is no answer.
+        # « …en 2023 ? » answered with other years is no answer, unless the question checks a claim.
         checks_a_claim = claim or _CONFIRMATION.search(fold_accents(query))
-        if not self._counts_what_was_asked(query, citations) or (
-            not checks_a_claim and any(_YEAR.fullmatch(m) for m in missing)
-        ):
-            return self._abstain("not_in_documents", language)
+        if not checks_a_claim and any(_YEAR.fullmatch(m) for m in missing):
+            return self._abstain("unknown_year", language)
         if missing:
             text += "\n\n" + say("unknown_figure", language, figures=", ".join(f"« {m} »" for m in missing))
         return Answer(text, abstained=False, citations=citations, language=language, coverage=coverage)
 
     @staticmethod
-    def _abstain(reason: str, language: str) -> Answer:
-        return Answer(say(reason, language), abstained=True, reason=reason, language=language)
-
-    @staticmethod
-    def _unknown_names(query: str, unknown: list[QueryTerm]) -> list[str]:
-        """Capitalised words inside the question that the documents never use: places, names."""
-        words = {t.word for t in unknown}
-        inner = re.findall(r"(?<=[a-zà-ÿ,] )[A-ZÀ-Ý][a-zà-ÿ]+", query)
-        return [w for w in inner if fold_accents(w) in words]
-
-    def _counts_what_was_asked(self, query: str, citations: list[Citation]) -> bool:
-        """Whether the quoted sentences count the thing « combien de … » asks about."""
-        match = _COUNTED.search(fold_accents(query))
-        if not match:
-            return True
-        vocabulary = self.retriever.keywords.vocabulary
-        asked = {s for s in expand_word(match.group(1)) if s in vocabulary}
-        quoted = set(analyze(" ".join(q for c in citations for q in c.quotes)))
-        return not asked or bool(asked & quoted)
+    def _abstain(reason: str, language: str, message: str = "not_in_documents") -> Answer:
+        return Answer(say(message, language), abstained=True, reason=reason, language=language)
 
     def _figures_not_in_corpus(self, query: str) -> list[str]:
         """Figures of the question that no passage contains (a premise the documents do not back)."""

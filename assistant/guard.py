@@ -24,7 +24,8 @@ _INJECTION = re.compile(
     r"(instructions|consignes|regles|directives)|oublie[rsz]? (tes|vos|les|toutes) "
     r"|(prompt|message|instructions?) (systeme|system)|system prompt|ton prompt|tes instructions"
     r"|\b(tu es|you are|en tant que|as) (maintenant |now )?dan\b|jailbreak"
-    r"|mode (developpeur|developer|dev|debug|admin)|sans (aucune )?(restriction|filtre|limite)"
+    r"|mode (developpeur|developer|dev|debug|admin)|(reponds?|parle|ecris) sans (aucune )?(restriction|filtre|limite)"
+    r"|sans (aucun )?(filtre|censure)s?\b"
     r"|desactive[rsz]? (tes|les|vos) (filtres|regles|protections)|tu es (maintenant|desormais)"
     r"|a partir de maintenant|from now on|you are now|ignore (all |any |the |your |previous )+"
     r"|(previous|prior) instructions|pretend|fais semblant|joue le role|role[- ]?play"
@@ -35,17 +36,21 @@ _FALSE_STATEMENT = re.compile(
     r"^\s*(dis|dites|reponds|repondez|ecris|affirme|confirme|certifie|say|tell me|write|confirm)"
     r"(-moi|-nous| moi)?( que| qu'| that)\s+(?P<claim>.+)$"
 )
+# Asking for medical advice: symptoms, treatments, diagnoses. A disability or its recognition (RQTH,
+# AAH, MDPH), which this audience names every day, is never a reason to refuse.
 _MEDICAL = re.compile(
     r"\b(mal (au|a la|aux)|douleurs?|maladie|malade|medicaments?|medecin|symptomes?|traitement medical"
     r"|diagnostic|ordonnance|depression|depressif|suicid\w*|enceinte|grossesse|posologie|antidepresseur"
-    r"|therapie|soigner|guerir|autiste|autisme|psychiatr\w*|hospitalis\w*|blessure|blesse)\b"
+    r"|therapie|soigner|guerir|hospitalis\w*|blessure|blesse)\b"
     r"|\b(medicine|medication|doctor|symptoms?|pain|sick|illness|diagnos\w*|pregnan\w*|treatment)\b"
 )
+# A request that needs someone's personal file or identifiers; a candidate describing their own
+# situation (« je touche l'AAH… ») is answered from the documents like anyone else.
 _PERSONAL = re.compile(
-    r"(numero|num|no) de (securite sociale|secu|telephone|portable|tel)|\bsecu\b|social security"
-    r"|(adresse|mail|e-mail|email|telephone|coordonnees|salaire|dossier) "
-    r"(personnel|perso|de (m|l|ma |mon |un |une |d|la |le ))"
-    r"|mot de passe|password|\bmon dossier\b|\bmes (droits|allocations)\b|\b(rqth|aah|caf|mdph)\b"
+    r"(numero|num|no) de (securite sociale|secu|telephone|portable|tel|dossier)|\bsecu\b|social security"
+    r"|(adresse|mail|e-mail|email|telephone|coordonnees|salaire) "
+    r"(personnel|perso|de (m|l|ma |mon |un |une |d|la |le |madame|monsieur|mme|m\.))"
+    r"|mot de passe|password|(verifie|consulte|ouvre|regarde|modifie)r?z? (mon|son|le) (dossier|compte)"
     r"|compte cpf de quelqu|le compte (cpf )?d'un autre|phone number|home address|\biban\b"
     r"|carte (bancaire|vitale)|qui est (le|la) (formateur|formatrice|directeur|directrice) de"
 )

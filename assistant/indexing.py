@@ -18,6 +18,7 @@ from assistant.config import Settings
 from assistant.documents import Skipped, load_corpus
 from assistant.errors import DiskFullError, EmptyCorpusError
 from assistant.store import ChunkStore
+from assistant.units import units_of
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 
@@ -30,6 +31,7 @@ class IngestSummary:
     unchanged: int = 0
     removed: int = 0
     chunks: int = 0
+    units: int = 0  # sentences and list items, each embedded too
     files: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     collection: str = ""
@@ -82,48 +84,66 @@ def ingest(
         raise EmptyCorpusError(str(settings.corpus_dir))
     summary = IngestSummary(chunks=len(chunks), files=files, skipped=skipped)
 
+    units = {c.id: units_of(c.id, c.text, c.section, c.kind) for c in chunks}
+    # What gets a vector: every passage (heading path, then text) and every sentence or list item
+    # (its heading, then itself): sentences are scored on their own when an answer is composed.
+    records: dict[str, str] = {}
+    for chunk in chunks:
+        records[chunk.id] = chunk.indexed_text
+        records.update((u.id, u.embedded_text) for u in units[chunk.id])
+
     live_name = store.live_name()
     old_vectors: dict[str, Any] = {}
     if live_name is not None:
         live = store.live_collection()
-        _, stored = store.read_all(live, with_embeddings=True)
-        new_ids = {c.id for c in chunks}
-        summary.removed = len(set(stored) - new_ids)
+        stored_chunks, stored = store.read_all(live, with_embeddings=True)
+        summary.removed = len({c.id for c in stored_chunks} - {c.id for c in chunks})
         same_model = (live.metadata or {}).get("embedding_model") == model_name(embeddings)
         if same_model and not rebuild:
-            if new_ids == set(stored):
+            if set(records) == set(stored):
                 summary.unchanged = len(chunks)
                 summary.collection = live_name
                 store.drop_stale(keep=live_name)  # leftovers of a killed ingest
                 return summary
             old_vectors = stored
 
-    # Batches of passages of similar length waste no padding: 58 % -> 80 %+ of the raw
+    # Batches of texts of similar length waste no padding: 58 % -> 80 %+ of the raw
     # embedding throughput at 1,200 passages (bench/scale.py).
-    to_embed = sorted((c for c in chunks if c.id not in old_vectors), key=lambda c: len(c.indexed_text))
-    summary.added = len(to_embed)
-    summary.unchanged = len(chunks) - len(to_embed)
+    to_embed = sorted((i for i in records if i not in old_vectors), key=lambda i: len(records[i]))
+    summary.added = sum(1 for c in chunks if c.id not in old_vectors)
+    summary.unchanged = len(chunks) - summary.added
+    summary.units = sum(len(u) for u in units.values())
     vectors = dict(old_vectors)
     batch = settings.embed_batch_size
     for i in range(0, len(to_embed), batch):
         part = to_embed[i : i + batch]
-        for chunk, vector in zip(part, embeddings.embed_documents([c.indexed_text for c in part]), strict=True):
-            vectors[chunk.id] = vector
+        for record_id, vector in zip(part, embeddings.embed_documents([records[r] for r in part]), strict=True):
+            vectors[record_id] = vector
         if progress:
             progress(min(i + batch, len(to_embed)), len(to_embed))
     if progress and not to_embed:
         progress(0, 0)
 
+    ids: list[str] = []
+    texts: list[str] = []
+    metadatas: list[dict[str, str | int]] = []
+    for chunk in chunks:
+        ids.append(chunk.id)
+        texts.append(chunk.text)
+        metadatas.append(chunk.metadata() | {"unit": "passage"})
+        for unit in units[chunk.id]:
+            ids.append(unit.id)
+            texts.append(unit.text)
+            metadatas.append(unit.metadata(chunk.source, chunk.section))
     collection = None
     try:
         collection = store.new_collection(model_name(embeddings))
-        for i in range(0, len(chunks), 500):
-            part = chunks[i : i + 500]
+        for i in range(0, len(ids), 500):
             collection.add(
-                ids=[c.id for c in part],
-                embeddings=[list(vectors[c.id]) for c in part],
-                documents=[c.text for c in part],
-                metadatas=[c.metadata() for c in part],
+                ids=ids[i : i + 500],
+                embeddings=[list(vectors[r]) for r in ids[i : i + 500]],
+                documents=texts[i : i + 500],
+                metadatas=metadatas[i : i + 500],  # type: ignore[arg-type]
             )
         store.publish(collection.name)
     except Exception as err:

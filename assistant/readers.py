@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from assistant.text import LIST_ITEM as _LIST_ITEM
 
 Pages = list[str]  # a PDF's text, page by page (page n is Pages[n - 1]); an empty page is ""
 Reader = Callable[[Path], str | list[str]]
 
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•–▪◦]|\d+[.)])\s+")
 _HEADING_SIZE_RATIO = 1.15  # a PDF line this much larger than the body text is a heading
 _PARAGRAPH_GAP_RATIO = 1.3  # a vertical gap this much larger than the usual line spacing ends a paragraph
 _RUNNING_LINE_SHARE = 0.6  # a first or last line repeated on this share of the pages is a running header/footer

@@ -1,6 +1,10 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 rankings fused by reciprocal rank fusion.
+"""Hybrid retrieval of passages, then scoring of their sentences.
 
-Follow-up questions (« Et le stage court ? ») are completed from the previous user turn first.
+Passages are ranked by reciprocal rank fusion of three rankings: dense (the question's embedding
+against each passage's), BM25 over passages, and the best dense score of each passage's sentences.
+The sentences and list items of the best passages are then scored one by one: their own cosine
+similarity to the question (embedded once at ingest) plus the idf-weighted share of the
+question's words they (or their heading) contain.
 """
 
 from __future__ import annotations
@@ -13,28 +17,21 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.analysis import fold_accents
+from assistant.analysis import analyze
 from assistant.config import Settings
 from assistant.errors import ConfigError, StoreUnavailableError
-from assistant.keywords import KeywordIndex, QueryTerm
+from assistant.lexical import LexicalIndex, QueryTerm
 from assistant.store import StoredChunk, is_connection_error
+from assistant.units import Unit, units_of
 
 MODES = ("hybrid", "dense", "bm25")
 DENSE_SEARCHES = ("auto", "memory", "chroma")
-_CONTEXT_WEIGHT = 0.5  # weight of the previous turn's words when completing a follow-up
-_FOLLOWUP_START = re.compile(
-    r"^\s*(et|mais|ou|sinon|aussi|pareil|idem|alors|donc|puis|and|but|what about|how about|also)\b",
-    re.IGNORECASE,
-)
-_ANAPHORA = re.compile(
-    r"\b(ca|cela|ce dernier|celui-ci|celle-ci|celui-la|celle-la|il|elle|ils|elles|le meme|la meme|"
-    r"y|en|it|this|that|they|them|those|these)\b"
-)
+_ELLIPTIC_START = re.compile(r"^\s*(et|mais|ou|sinon|puis|and|but|what about|how about)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk with its ranks and scores in each retriever."""
+    """A retrieved passage with its rank and scores in each ranking."""
 
     chunk: StoredChunk
     rank: int
@@ -51,17 +48,33 @@ class Hit:
         return str(self.chunk.metadata.get("source", ""))
 
 
+@dataclass(frozen=True)
+class ScoredUnit:
+    """A sentence or list item of a retrieved passage, scored against the question."""
+
+    unit: Unit
+    hit: Hit
+    dense: float  # cosine similarity to the question (the passage's when the unit has no vector)
+    lexical: float  # idf-weighted share of the question's words in the unit or its heading
+    score: float
+    stems: frozenset[str]  # of the unit and its heading: what the coverage check reads
+
+
 @dataclass
 class Retrieval:
     """What retrieval found for one question, and how it read the question."""
 
-    query: str  # the text actually searched (the question, completed for a follow-up)
+    query: str  # the text searched (the question, or the previous turn and the question)
     hits: list[Hit]
     terms: list[QueryTerm]  # of the question itself
-    context_terms: list[QueryTerm] = field(default_factory=list)  # of the turn it follows up
+    units: list[ScoredUnit] = field(default_factory=list)  # of the hits, best first
     followup: bool = False
-    best_dense: float = 0.0
+    best_dense: float = 0.0  # best cosine similarity of a sentence (or passage) to the question
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def key_terms(self) -> list[QueryTerm]:
+        return [t for t in self.terms if t.key and not t.word.isdigit()]
 
 
 def previous_user_turn(history: list[dict[str, str]]) -> str:
@@ -71,27 +84,21 @@ def previous_user_turn(history: list[dict[str, str]]) -> str:
     return ""
 
 
-def is_followup(question: str, terms: list[QueryTerm]) -> bool:
-    """An elliptic question that only makes sense with the previous turn."""
-    key_terms = [t for t in terms if t.key]
-    if _FOLLOWUP_START.match(question) and len(key_terms) <= 4:
-        return True
-    if len(key_terms) <= 1:
-        return True
-    return len(key_terms) <= 3 and bool(_ANAPHORA.search(fold_accents(question)))
+def is_elliptic(question: str, terms: list[QueryTerm]) -> bool:
+    """A question too short to stand alone: few key words, or it opens on « et », « mais »…"""
+    keys = [t for t in terms if t.key]
+    return len(keys) <= 2 or (bool(_ELLIPTIC_START.match(question)) and len(keys) <= 4)
 
 
 def split_question(question: str) -> list[str]:
     """The parts of a question that asks two things (« …, et combien… ? »), or [question]."""
-    parts = [
-        p.strip() for p in re.split(r"\?|[,;]\s*(?:et|and)\s+|\s+et (?=combien|quel|qui|o[uù]|quand|comment)", question)
-    ]
-    parts = [p for p in parts if len(p.split()) >= 3]
+    parts = re.split(r"\?|[,;]\s*(?:et|and)\s+|\s+et (?=combien|quel|qui|o[uù] |quand|comment)", question)
+    parts = [p.strip() for p in parts if len(p.split()) >= 3]
     return parts if len(parts) > 1 else [question]
 
 
 def searches_in_memory(settings: Settings) -> bool:
-    """Whether the dense side searches the vectors read at start rather than querying Chroma.
+    """Whether the dense side searches the passage vectors read at start rather than querying Chroma.
 
     Raises:
         ConfigError: an unknown `dense_search`.
@@ -104,14 +111,17 @@ def searches_in_memory(settings: Settings) -> bool:
     return settings.dense_search == "memory" or (settings.dense_search == "auto" and not settings.chroma_url)
 
 
-class Retriever:
-    """Dense + BM25 retrieval over the live collection.
+def _normalized(rows: list[Any]) -> np.ndarray:
+    matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
 
-    The dense side either queries Chroma for each question, or, given the collection's `vectors`,
-    ranks them itself by cosine similarity. Under 50 concurrent users, a Chroma query of the
-    embedded index cost about 4 ms of CPU per question (its Rust core hands each query between
-    threads); the exact search over the index's vectors costs a few microseconds per chunk, and
-    reads the same snapshot as the BM25 side.
+
+class Retriever:
+    """Passages and their sentences over the live collection.
+
+    The sentence vectors are always read at start (a few thousand rows of 384 floats). The passage
+    side either queries Chroma for each question, or ranks the passage vectors read at start: under
+    50 concurrent users a Chroma query of the embedded index cost about 4 ms of CPU per question.
     """
 
     def __init__(
@@ -127,32 +137,45 @@ class Retriever:
                 f"ASSISTANT_RETRIEVAL_MODE « {settings.retrieval_mode} » inconnu ; valeurs possibles : "
                 f"{', '.join(MODES)}."
             )
+        vectors = vectors or {}
         self.settings = settings
         self.embeddings = embeddings
         self.vectorstore = vectorstore
-        self.keywords = KeywordIndex(chunks)
+        self.chunks = chunks
         self._by_id = {c.id: c for c in chunks}
-        self._ids: list[str] = []
-        self._matrix: np.ndarray | None = None
-        if vectors:
-            self._ids = [c.id for c in chunks if c.id in vectors]
-            matrix = np.asarray([vectors[i] for i in self._ids], dtype=np.float32)
-            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-            self._matrix = matrix / np.maximum(norms, 1e-12)
+        self.lexical = LexicalIndex([_indexed_text(c) for c in chunks])
+        self._headings = {c.id: frozenset(analyze(str(c.metadata.get("section", "")))) for c in chunks}
+        self.units: dict[str, list[Unit]] = {
+            c.id: units_of(c.id, c.text, str(c.metadata.get("section", "")), str(c.metadata.get("kind", "passage")))
+            for c in chunks
+        }
+        self._unit_stems = {u.id: frozenset(analyze(u.text)) for us in self.units.values() for u in us}
+        self._unit_row: dict[str, int] = {}
+        unit_rows = []
+        for unit in (u for us in self.units.values() for u in us if u.id in vectors):
+            self._unit_row[unit.id] = len(unit_rows)
+            unit_rows.append(vectors[unit.id])
+        self._unit_matrix = _normalized(unit_rows) if unit_rows else None
+        self._passage_ids: list[str] = []
+        self._passage_matrix: np.ndarray | None = None
+        if searches_in_memory(settings) and any(c.id in vectors for c in chunks):
+            self._passage_ids = [c.id for c in chunks if c.id in vectors]
+            self._passage_matrix = _normalized([vectors[i] for i in self._passage_ids])
 
     @property
     def in_memory(self) -> bool:
-        return self._matrix is not None
+        return self._passage_matrix is not None
 
-    def _dense(self, vector: list[float], k: int) -> list[tuple[str, float]]:
-        """The k chunks closest to `vector`, with their cosine similarity, best first."""
-        if self._matrix is not None:
-            query = np.asarray(vector, dtype=np.float32)
-            similarities = self._matrix @ (query / max(float(np.linalg.norm(query)), 1e-12))
+    def _dense(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The k passages closest to `vector`, with their cosine similarity, best first."""
+        if self._passage_matrix is not None:
+            similarities = self._passage_matrix @ vector
             best = np.argsort(-similarities, kind="stable")[:k]
-            return [(self._ids[i], float(similarities[i])) for i in best]
+            return [(self._passage_ids[i], float(similarities[i])) for i in best]
         try:
-            found = self.vectorstore.similarity_search_by_vector_with_relevance_scores(vector, k=k)
+            found = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
+                vector.tolist(), k=k, filter={"unit": "passage"}
+            )
         except Exception as err:
             if is_connection_error(err):  # the Chroma server went away: say so; retry next time
                 raise StoreUnavailableError(self.settings.chroma_url or str(self.settings.index_dir)) from err
@@ -160,53 +183,105 @@ class Retriever:
         # Chroma's cosine distance is 1 - similarity.
         return [(doc.id, 1.0 - float(distance)) for doc, distance in found if doc.id in self._by_id]
 
-    def retrieve(self, question: str, history: list[dict[str, str]] | None = None) -> Retrieval:
-        """Finds the passages for a question, completed from the history when it is elliptic."""
+    def _unit_dense(self, vector: np.ndarray) -> np.ndarray | None:
+        return None if self._unit_matrix is None else self._unit_matrix @ vector
+
+    def retrieve(
+        self, question: str, history: list[dict[str, str]] | None = None, context: str = ""
+    ) -> Retrieval:
+        """Finds the passages and scores the sentences for a question.
+
+        Args:
+            question: the question as the user typed it (cleaned).
+            history: unused here; the follow-up decision is `Assistant`'s (kept for callers).
+            context: the previous turn, searched with the question when it is a follow-up; its
+                words count for less than the question's own.
+        """
         settings = self.settings
-        terms = self.keywords.read_question(question)
-        query = question
-        context_terms: list[QueryTerm] = []
-        followup = False
-        previous = previous_user_turn(history or [])
-        if settings.followups and previous and is_followup(question, terms):
-            followup = True
-            context_terms = self.keywords.read_question(previous)
-            query = f"{previous} {question}"
-
+        terms = self.lexical.read_question(question)
+        query = f"{context} {question}".strip()
+        context_terms = self.lexical.read_question(context) if context else []
         timings: dict[str, float] = {}
-        dense: list[tuple[str, float]] = []
-        if settings.retrieval_mode in ("hybrid", "dense"):
-            started = time.perf_counter()
-            vector = self.embeddings.embed_query(query)
-            timings["embed"] = (time.perf_counter() - started) * 1000
-            started = time.perf_counter()
-            dense = self._dense(vector, min(settings.candidates, len(self._by_id)))
-        else:
-            timings["embed"] = 0.0
-            started = time.perf_counter()
+        started = time.perf_counter()
+        vector: np.ndarray | None = None
+        if settings.retrieval_mode != "bm25":
+            raw = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+            vector = raw / max(float(np.linalg.norm(raw)), 1e-12)
+        timings["embed"] = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
 
-        rankings: list[tuple[float, list[tuple[str, float]]]] = [(settings.dense_weight, dense)]
-        sparse: list[tuple[str, float]] = []
-        parts = split_question(question)
-        if settings.retrieval_mode in ("hybrid", "bm25"):
-            context = [ws for t in context_terms if t.key for ws in t.weighted_stems(_CONTEXT_WEIGHT)]
-            sparse = self._bm25([ws for t in terms for ws in t.weighted_stems()] + context)
-            rankings.append((settings.bm25_weight, sparse))
-            for part in parts if len(parts) > 1 else []:
-                part_terms = self.keywords.read_question(part)
-                rankings.append(
-                    (settings.bm25_weight, self._bm25([ws for t in part_terms for ws in t.weighted_stems()]))
-                )
-
-        # A question that asks two things keeps room for the passages of each.
-        hits = self._fuse(rankings, dict(dense), dict(sparse), settings.top_k * min(len(parts), 2))
+        k = min(settings.candidates, len(self.chunks))
+        rankings: list[tuple[float, list[tuple[str, float]]]] = []
+        dense: dict[str, float] = {}
+        unit_dense = self._unit_dense(vector) if vector is not None else None
+        if vector is not None:
+            ranked = self._dense(vector, k)
+            dense = dict(ranked)
+            rankings.append((settings.dense_weight, ranked))
+            if unit_dense is not None:
+                best_unit: dict[str, float] = {}
+                for parent, units in self.units.items():
+                    rows = [self._unit_row[u.id] for u in units if u.id in self._unit_row]
+                    if rows:
+                        best_unit[parent] = float(unit_dense[rows].max())
+                by_unit = sorted(best_unit.items(), key=lambda pair: -pair[1])[:k]
+                rankings.append((settings.sentence_weight, by_unit))
+        sparse: dict[str, float] = {}
+        if settings.retrieval_mode != "dense":
+            stems = [s for t in terms for s in t.stems] + [s for t in context_terms for s in t.stems]
+            scores = self.lexical.scores(stems)
+            order = [i for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+            ranked_sparse = [(self.chunks[i].id, float(scores[i])) for i in order]
+            sparse = dict(ranked_sparse)
+            rankings.append((settings.bm25_weight, ranked_sparse))
+        hits = self._fuse(rankings, dense, sparse, settings.top_k)
+        units = self._score_units(hits, terms, context_terms, unit_dense)
         timings["retrieve"] = (time.perf_counter() - started) * 1000
-        best_dense = max((s for _, s in dense), default=0.0)
-        return Retrieval(query, hits, terms, context_terms, followup, best_dense, timings)
+        best = max((u.dense for u in units), default=max(dense.values(), default=0.0))
+        return Retrieval(query, hits, terms, units, bool(context), best, timings)
 
-    def _bm25(self, stems: list[tuple[str, float]]) -> list[tuple[str, float]]:
-        ranked = self.keywords.search(stems, self.settings.candidates)
-        return [(self.keywords.chunks[i].id, score) for i, score in ranked]
+    def _score_units(
+        self,
+        hits: list[Hit],
+        terms: list[QueryTerm],
+        context_terms: list[QueryTerm],
+        unit_dense: np.ndarray | None,
+    ) -> list[ScoredUnit]:
+        settings = self.settings
+        weighted = self.term_weights(terms) + [
+            (stems, settings.context_weight * w) for stems, w in self.term_weights(context_terms)
+        ]
+        total = sum(w for _, w in weighted) or 1.0
+        scored = []
+        for hit in hits:
+            heading = self._headings[hit.chunk.id]
+            for unit in self.units[hit.chunk.id]:
+                stems = self._unit_stems[unit.id]
+                lexical = 0.0
+                for term_stems, weight in weighted:
+                    if term_stems & stems:
+                        lexical += weight
+                    elif term_stems & heading:
+                        lexical += settings.heading_share * weight
+                lexical /= total
+                if unit_dense is not None and unit.id in self._unit_row:
+                    cosine = float(unit_dense[self._unit_row[unit.id]])
+                else:
+                    cosine = hit.dense_score or 0.0
+                score = cosine + settings.lexical_weight * lexical + settings.rank_weight / hit.rank
+                scored.append(ScoredUnit(unit, hit, cosine, lexical, score, stems | heading))
+        scored.sort(key=lambda s: (-s.score, s.hit.rank, s.unit.position))
+        return scored
+
+    def term_weights(self, terms: list[QueryTerm]) -> list[tuple[frozenset[str], float]]:
+        """The key words of a question with their weight: their idf, or the highest idf when the
+        corpus never uses them (an unknown word is what a question is most specifically about)."""
+        rarest = self.lexical.idf("")
+        return [
+            (t.stems, max((self.lexical.idf(s) for s in t.stems), default=rarest))
+            for t in terms
+            if t.key and not t.word.isdigit()
+        ]
 
     def _fuse(
         self,
@@ -215,14 +290,18 @@ class Retriever:
         sparse_scores: dict[str, float],
         k: int,
     ) -> list[Hit]:
-        """Reciprocal rank fusion: each ranking adds weight / (rrf_k + rank) to a chunk."""
-        settings = self.settings
+        """Reciprocal rank fusion: each ranking adds weight / (rrf_k + rank) to a passage."""
         fused: dict[str, float] = {}
         for weight, ranking in rankings:
             for rank, (chunk_id, _) in enumerate(ranking, 1):
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (settings.rrf_k + rank)
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (self.settings.rrf_k + rank)
         order = sorted(fused, key=lambda cid: (-fused[cid], -dense_scores.get(cid, 0.0), cid))
         return [
             Hit(self._by_id[cid], rank, fused[cid], dense_scores.get(cid), sparse_scores.get(cid))
             for rank, cid in enumerate(order[:k], 1)
         ]
+
+
+def _indexed_text(chunk: StoredChunk) -> str:
+    section = str(chunk.metadata.get("section", ""))
+    return f"{section}\n{chunk.text}" if section else chunk.text

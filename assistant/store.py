@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 from assistant.config import Settings
 from assistant.errors import ConfigError, IndexMissingError, StoreUnavailableError
+from assistant.units import UNIT
 
 _POINTER_KEY = "live"
 
@@ -130,12 +131,14 @@ class ChunkStore:
                     pass
 
     def read_all(self, collection: Any, with_embeddings: bool = False) -> tuple[list[StoredChunk], dict[str, Any]]:
-        """Every chunk of a collection, and (when asked) their embeddings by id."""
+        """Every passage of a collection (its sentence units left out), and (when asked) the
+        embeddings of passages and units by id."""
         include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
         got = self._guard(collection.get, include=include)
         chunks = [
             StoredChunk(id=i, text=doc or "", metadata=dict(meta or {}))
             for i, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            if (meta or {}).get("unit", "passage") != UNIT
         ]
         vectors: dict[str, Any] = {}
         if with_embeddings and got.get("embeddings") is not None:

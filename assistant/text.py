@@ -1,0 +1,37 @@
+"""Text units shared by the readers, the chunker and the answer: list items and sentences.
+
+One list-item pattern for everything: a reader writes list items with it, the chunker keeps the
+lists it marks whole, and an answer quotes a whole list by it.
+"""
+
+from __future__ import annotations
+
+import re
+
+LIST_ITEM = re.compile(r"^\s*(?:[-*•–▪◦]|\d+[.)])\s+")
+# A sentence ends at . ! ? … or a closing quote, before a capital, a digit or an opening quote.
+SENTENCE_END = re.compile(r"(?<=[.!?…»])\s+(?=[«\"A-ZÀ-ÖØ-Ý0-9])")
+
+
+def is_list_item(line: str) -> bool:
+    """Whether a line is a list item (« - … », « • … », « 1. … »)."""
+    return bool(LIST_ITEM.match(line))
+
+
+def strip_marker(line: str) -> str:
+    """A list item without its bullet or number."""
+    return LIST_ITEM.sub("", line, count=1).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and list items of a passage, in order, each stripped."""
+    units: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if LIST_ITEM.match(line):
+            units.append(line)
+        else:
+            units.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
+    return units
