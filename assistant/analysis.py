@@ -19,6 +19,12 @@ _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)['’
 _DIGIT_GROUP = re.compile(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)")
 _WORD = re.compile(r"[a-z0-9]+")
 _SHORTEST_STEMMED = 4
+# Number words read as the digits documents print (« trois blocs » finds « 3 blocs »); « un » and
+# « une » stay articles.
+_NUMBERS = dict(
+    deux="2", trois="3", quatre="4", cinq="5", six="6", sept="7", huit="8", neuf="9", dix="10", douze="12",
+    two="2", three="3", four="4", five="5",
+)
 _local = threading.local()  # a PyStemmer object is not safe to share between threads
 
 
@@ -50,7 +56,7 @@ def stem(word: str) -> str:
 def words(text: str) -> list[str]:
     """Folded words of a text, elisions removed, stop words kept."""
     text = _DIGIT_GROUP.sub("", _ELISION.sub(" ", text))
-    return _WORD.findall(fold_accents(text))
+    return [_NUMBERS.get(w, w) for w in _WORD.findall(fold_accents(text))]
 
 
 def content_words(text: str) -> list[str]:

@@ -68,6 +68,7 @@ class Answer:
     mode: str = "extractive"  # who wrote the text: "extractive" (quotes) or "llm" (a checked model answer)
     fallback: str = ""  # in llm mode, why the extractive answer was shown: unreachable, timeout, error, no_citation
     dropped: list[str] = field(default_factory=list)  # model sentences removed for an unsupported figure
+    retrieval: Any = field(default=None, repr=False, compare=False)  # what it was answered from (evals)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,22 +160,35 @@ def select(
     """The sentences that answer a question: the best one, then those close behind it that bring
     key words it lacks, then the whole list of the best one when a list is asked for or when its
     items rank together."""
+    wants_list = bool(_LIST_QUESTION.search(fold_accents(question)))
     best = units[0]
+    if wants_list and best.unit.block < 0:  # a list is asked for: a list item close behind wins
+        item = next((u for u in units[: settings.list_window] if u.unit.block >= 0), None)
+        if item is not None and item.score >= best.score - settings.extra_margin:
+            best = item
     chosen = [best]
     covered = {i for i, (stems, _) in enumerate(weighted) if stems & best.stems}
     total = sum(w for _, w in weighted) or 1.0
-    for unit in units[1:]:
+    for unit in units:
+        if unit is best:
+            continue
         if len(chosen) >= settings.max_sentences or unit.score < best.score - settings.extra_margin:
             break
         new = {i for i, (stems, _) in enumerate(weighted) if stems & unit.stems} - covered
         if sum(weighted[i][1] for i in new) / total >= settings.min_gain:
             chosen.append(unit)
             covered |= new
+    for unit in list(chosen):  # « … s'adresse à : » announces the list that follows it
+        if unit.unit.text.rstrip().endswith(":"):
+            following = [u for u in units if u.hit is unit.hit and u.unit.position == unit.unit.position + 1]
+            if following and following[0].unit.block >= 0:
+                block = following[0].unit.block
+                chosen += [u for u in units if u.hit is unit.hit and u.unit.block == block and u not in chosen]
     if best.unit.block >= 0:
         same_list = [u for u in units if u.hit is best.hit and u.unit.block == best.unit.block]
         top = units[: settings.list_window]
         together = sum(1 for u in top if u.hit is best.hit and u.unit.block == best.unit.block) >= 2
-        if _LIST_QUESTION.search(fold_accents(question)) or together:
+        if wants_list or together:
             chosen += [u for u in same_list if u not in chosen]
     return chosen
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from assistant.documents import SourceDocument
 from assistant.text import LIST_ITEM as _LIST_ITEM
 from assistant.text import SENTENCE_END as _SENTENCE_END
+from assistant.text import document_label
 from assistant.text import split_sentences  # noqa: F401 - part of the chunker's API
 
 _MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -23,6 +24,10 @@ _NUMBERED_HEADING = re.compile(
 )
 _TITLE_MAX_CHARS = 100
 _NUMBERED_MAX_CHARS = 400
+
+
+# What is embedded for a passage and a sentence; an index built with another layout is rebuilt.
+TEXT_FORMAT = "label-section-text+units-1"
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,8 @@ class Chunk:
 
     @property
     def indexed_text(self) -> str:
-        """What embeddings and BM25 see: the heading path, then the passage."""
-        return f"{self.section}\n{self.text}" if self.section else self.text
+        """What embeddings and BM25 see: the document's label, the heading path, then the passage."""
+        return indexed_text(self.source, self.section, self.text)
 
     def metadata(self) -> dict[str, str | int]:
         meta: dict[str, str | int] = {
@@ -67,6 +72,11 @@ class _Block:
     @property
     def single_line(self) -> bool:
         return "\n" not in self.text.strip()
+
+
+def indexed_text(source: str, section: str, text: str) -> str:
+    """The text a passage is embedded and searched by (`TEXT_FORMAT` names this layout)."""
+    return "\n".join(part for part in (document_label(source), section, text) if part)
 
 
 def chunk_id(source: str, text: str) -> str:

@@ -103,17 +103,30 @@ class Settings(BaseSettings):
     )
 
     min_dense_score: float = Field(
-        0.80,
+        0.84,
         description="Below this cosine similarity of the best sentence to a French question, the assistant "
         "abstains (calibrated on the dev split: python -m evals.calibrate).",
     )
     min_dense_score_en: float = Field(
-        0.78, description="The same for an English question (cross-language similarities run lower)."
+        0.80, description="The same for an English question (cross-language similarities run lower)."
+    )
+    offtopic_dense_score: float = Field(
+        0.80,
+        description="A question with no word the documents use is called off topic (and told what the "
+        "assistant covers) when its best similarity is also under this; else the documents just do not say.",
     )
     min_coverage: float = Field(
-        0.5,
+        0.4,
         description="Share (idf-weighted) of the question's key words the quoted sentences must contain, or "
         "the assistant abstains (calibrated on the dev split).",
+    )
+    coverage_weight: float = Field(
+        0.0, description="Weight of the coverage beside the best similarity in the support check…", ge=0
+    )
+    min_support: float = Field(
+        0.0,
+        description="…which abstains when best similarity + coverage_weight × coverage is under this "
+        "(calibrated on the dev split).",
     )
     max_cited: int = Field(3, description="Most passages quoted in one answer.", ge=1)
 

@@ -154,6 +154,7 @@ class Assistant:
             note = say("truncated", answer.language, limit=self.settings.max_question_chars)
             answer.text = f"{answer.text}\n\n{note}"
         answer.latency_ms = (time.perf_counter() - started) * 1000
+        answer.retrieval = retrieval
         answer.timings_ms = {"embed": 0.0, "retrieve": 0.0, "answer": 0.0} | answer.timings_ms
         yield answer
 
@@ -283,12 +284,16 @@ class Assistant:
         keys = retrieval.key_terms
         if not retrieval.hits or not retrieval.units:
             return self._abstain("no_passage", language)
+        floor = settings.min_dense_score_en if language == "en" else settings.min_dense_score
         if language == "fr" and not retrieval.followup and keys and not any(t.known for t in keys):
-            return self._abstain("offtopic", language, "offtopic")
-        if settings.retrieval_mode != "bm25":
-            floor = settings.min_dense_score_en if language == "en" else settings.min_dense_score
-            if retrieval.best_dense < floor:
-                return self._abstain("low_relevance", language)
+            # Not one word the documents use: off topic when the meaning is far from them too.
+            if retrieval.best_dense < settings.offtopic_dense_score:
+                return self._abstain("offtopic", language, "offtopic")
+            return self._abstain("unknown_words", language)
+        if self._unknown_names(query, retrieval):  # « …à Lyon ? »: a place or a name the documents never use
+            return self._abstain("unknown_name", language)
+        if settings.retrieval_mode != "bm25" and retrieval.best_dense < floor:
+            return self._abstain("low_relevance", language)
         text, citations, coverage = compose(
             query,
             retrieval,
@@ -302,6 +307,8 @@ class Assistant:
             return self._abstain("no_passage", language)
         if coverage < settings.min_coverage:
             return self._abstain("low_coverage", language)
+        if retrieval.best_dense + settings.coverage_weight * coverage < settings.min_support:
+            return self._abstain("low_support", language)
         missing = self._figures_not_in_corpus(query)
         # « …en 2023 ? » answered with other years is no answer, unless the question checks a claim.
         checks_a_claim = claim or _CONFIRMATION.search(fold_accents(query))
@@ -314,6 +321,13 @@ class Assistant:
     @staticmethod
     def _abstain(reason: str, language: str, message: str = "not_in_documents") -> Answer:
         return Answer(say(message, language), abstained=True, reason=reason, language=language)
+
+    @staticmethod
+    def _unknown_names(query: str, retrieval: Retrieval) -> list[str]:
+        """Capitalised words inside the question (not its first word) that the documents never use."""
+        unknown = {t.word for t in retrieval.key_terms if not t.known}
+        inner = re.findall(r"(?<=[a-zà-ÿ,] )[A-ZÀ-Ý][a-zà-ÿ]+", query)
+        return [w for w in inner if fold_accents(w) in unknown]
 
     def _figures_not_in_corpus(self, query: str) -> list[str]:
         """Figures of the question that no passage contains (a premise the documents do not back)."""

@@ -67,6 +67,10 @@ def join_pages(pages: list[str]) -> tuple[str, tuple[tuple[int, int], ...]]:
     return _PAGE_SEPARATOR.join(parts), tuple(offsets)
 
 
+# Files of the corpus folder that describe it rather than inform candidates.
+NOT_DOCUMENTS = frozenset({"SOURCES.md", "README.md"})
+
+
 def load_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[SourceDocument], list[Skipped]]:
     """Reads every supported file under corpus_dir, sub-folders included, in a stable order.
 
@@ -81,6 +85,8 @@ def load_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[SourceDocum
     for path in sorted(p for p in corpus_dir.rglob("*") if p.is_file() or p.is_symlink()):
         name = path.relative_to(corpus_dir).as_posix()
         if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
+            continue
+        if path.name in NOT_DOCUMENTS:  # the corpus's own notes (origin, licences), never quoted
             continue
         reader = READERS.get(path.suffix.lower())
         if reader is None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from assistant.chunking import Chunk, chunk_document
+from assistant.chunking import TEXT_FORMAT, Chunk, chunk_document
 from assistant.config import Settings
 from assistant.documents import Skipped, load_corpus
 from assistant.errors import DiskFullError, EmptyCorpusError
@@ -84,7 +84,7 @@ def ingest(
         raise EmptyCorpusError(str(settings.corpus_dir))
     summary = IngestSummary(chunks=len(chunks), files=files, skipped=skipped)
 
-    units = {c.id: units_of(c.id, c.text, c.section, c.kind) for c in chunks}
+    units = {c.id: units_of(c.id, c.text, c.section, c.kind, c.source) for c in chunks}
     # What gets a vector: every passage (heading path, then text) and every sentence or list item
     # (its heading, then itself): sentences are scored on their own when an answer is composed.
     records: dict[str, str] = {}
@@ -98,7 +98,8 @@ def ingest(
         live = store.live_collection()
         stored_chunks, stored = store.read_all(live, with_embeddings=True)
         summary.removed = len({c.id for c in stored_chunks} - {c.id for c in chunks})
-        same_model = (live.metadata or {}).get("embedding_model") == model_name(embeddings)
+        meta = live.metadata or {}
+        same_model = meta.get("embedding_model") == model_name(embeddings) and meta.get("text_format") == TEXT_FORMAT
         if same_model and not rebuild:
             if set(records) == set(stored):
                 summary.unchanged = len(chunks)
@@ -137,7 +138,7 @@ def ingest(
             metadatas.append(unit.metadata(chunk.source, chunk.section))
     collection = None
     try:
-        collection = store.new_collection(model_name(embeddings))
+        collection = store.new_collection(model_name(embeddings), TEXT_FORMAT)
         for i in range(0, len(ids), 500):
             collection.add(
                 ids=ids[i : i + 500],

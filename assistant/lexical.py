@@ -17,7 +17,9 @@ from assistant.analysis import analyze, content_words, is_question_word, stem
 
 _TYPO_MIN_CHARS = 6  # « porte » is one letter from « poste »: shorter words are not guessed
 _TYPO_MIN_RATIO = 85.0  # rapidfuzz ratio: a missing letter in 7 scores 92, a wrong one 86; « salaire » vs « salariés » 80
-_ELIDED = "dljnsctm"  # « dinsertion », « lemploi »: an elision typed without its apostrophe
+_ELIDED = "dljnsctm"
+UNKNOWN_DF_SHARE = 0.05
+_EXACT = "="  # prefix of the tokens of words as written  # « dinsertion », « lemploi »: an elision typed without its apostrophe
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,15 @@ class LexicalIndex:
     def __init__(self, texts: list[str], k1: float = 1.5, b: float = 0.75) -> None:
         import bm25s
 
-        tokens = [analyze(t) for t in texts]
+        stems = [analyze(t) for t in texts]
         self.size = len(texts)
         self.df: Counter[str] = Counter()
-        for doc in tokens:
+        for doc in stems:
             self.df.update(set(doc))
+        # BM25 also indexes each word as written (folded): stemming joins « certificateur » and
+        # « certification », and the exact word, rarer, then counts for more.
+        tokens = [doc + [_EXACT + w for w in content_words(t)] for doc, t in zip(stems, texts, strict=True)]
+        self._exact = {tok for doc in tokens for tok in doc if tok.startswith(_EXACT)}
         self._surface: dict[str, str] = {}
         for text in texts:
             for word in content_words(text):
@@ -53,14 +59,20 @@ class LexicalIndex:
         if texts:
             self._bm25.index([doc or [""] for doc in tokens], show_progress=False)
 
+    @property
+    def unknown_idf(self) -> float:
+        """The weight of a word the corpus never uses: the idf of a word found in one passage out of
+        `UNKNOWN_DF_SHARE`, i.e. as specific as a fairly rare corpus word, not as the rarest."""
+        return math.log(1 + (self.size * (1 - UNKNOWN_DF_SHARE) + 0.5) / (self.size * UNKNOWN_DF_SHARE + 0.5))
+
     def idf(self, term: str) -> float:
         """BM25 idf of a stem; a stem the corpus lacks gets the idf of the rarest one."""
         df = self.df.get(term, 0)
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
-    def scores(self, stems: list[str]) -> np.ndarray:
-        """BM25 score of every text for the given stems (unknown ones ignored)."""
-        known = [s for s in stems if s in self.df]
+    def scores(self, stems: list[str], words: list[str] = ()) -> np.ndarray:  # type: ignore[assignment]
+        """BM25 score of every text for the given stems and words as written (unknown ones ignored)."""
+        known = [s for s in stems if s in self.df] + [_EXACT + w for w in words if _EXACT + w in self._exact]
         if not known or not self.size:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)

@@ -18,6 +18,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.analysis import analyze
+from assistant.chunking import indexed_text
 from assistant.config import Settings
 from assistant.errors import ConfigError, StoreUnavailableError
 from assistant.lexical import LexicalIndex, QueryTerm
@@ -146,7 +147,13 @@ class Retriever:
         self.lexical = LexicalIndex([_indexed_text(c) for c in chunks])
         self._headings = {c.id: frozenset(analyze(str(c.metadata.get("section", "")))) for c in chunks}
         self.units: dict[str, list[Unit]] = {
-            c.id: units_of(c.id, c.text, str(c.metadata.get("section", "")), str(c.metadata.get("kind", "passage")))
+            c.id: units_of(
+                c.id,
+                c.text,
+                str(c.metadata.get("section", "")),
+                str(c.metadata.get("kind", "passage")),
+                str(c.metadata.get("source", "")),
+            )
             for c in chunks
         }
         self._unit_stems = {u.id: frozenset(analyze(u.text)) for us in self.units.values() for u in us}
@@ -229,7 +236,8 @@ class Retriever:
         sparse: dict[str, float] = {}
         if settings.retrieval_mode != "dense":
             stems = [s for t in terms for s in t.stems] + [s for t in context_terms for s in t.stems]
-            scores = self.lexical.scores(stems)
+            words = [t.word for t in terms if t.key] + [t.word for t in context_terms if t.key]
+            scores = self.lexical.scores(stems, words)
             order = [i for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
             ranked_sparse = [(self.chunks[i].id, float(scores[i])) for i in order]
             sparse = dict(ranked_sparse)
@@ -274,11 +282,11 @@ class Retriever:
         return scored
 
     def term_weights(self, terms: list[QueryTerm]) -> list[tuple[frozenset[str], float]]:
-        """The key words of a question with their weight: their idf, or the highest idf when the
-        corpus never uses them (an unknown word is what a question is most specifically about)."""
-        rarest = self.lexical.idf("")
+        """The key words of a question with their weight: their idf, or, for a word the corpus never
+        uses, `LexicalIndex.unknown_idf`."""
+        unknown = self.lexical.unknown_idf
         return [
-            (t.stems, max((self.lexical.idf(s) for s in t.stems), default=rarest))
+            (t.stems, max((self.lexical.idf(s) for s in t.stems), default=unknown))
             for t in terms
             if t.key and not t.word.isdigit()
         ]
@@ -303,5 +311,4 @@ class Retriever:
 
 
 def _indexed_text(chunk: StoredChunk) -> str:
-    section = str(chunk.metadata.get("section", ""))
-    return f"{section}\n{chunk.text}" if section else chunk.text
+    return indexed_text(str(chunk.metadata.get("source", "")), str(chunk.metadata.get("section", "")), chunk.text)

@@ -104,7 +104,7 @@ class ChunkStore:
             raise IndexMissingError(self.where)
         return self._guard(self.client.get_collection, name, embedding_function=None)
 
-    def new_collection(self, embedding_model: str) -> Any:
+    def new_collection(self, embedding_model: str, text_format: str = "") -> Any:
         """An empty collection for a build, in cosine space, never pointed at yet."""
         name = f"{self.prefix}-{time.time_ns()}"
         return self._guard(
@@ -112,7 +112,11 @@ class ChunkStore:
             name,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embedding_model": embedding_model, "created": time.strftime("%Y-%m-%dT%H:%M:%S")},
+            metadata={
+                "embedding_model": embedding_model,
+                "text_format": text_format,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            },
         )
 
     def publish(self, name: str) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 LIST_ITEM = re.compile(r"^\s*(?:[-*•–▪◦]|\d+[.)])\s+")
-# A sentence ends at . ! ? … or a closing quote, before a capital, a digit or an opening quote.
-SENTENCE_END = re.compile(r"(?<=[.!?…»])\s+(?=[«\"A-ZÀ-ÖØ-Ý0-9])")
+# A sentence ends at . ! ? … or a closing quote, before a capital, a digit or an opening quote;
+# not after an initial or an abbreviation (« article L. 5213-1 », « M. Dupont », « n°. 3 »).
+SENTENCE_END = re.compile(r"(?<=[.!?…»])(?<!\b[A-Za-z]\.)(?<!\bart\.)(?<!\bn°\.)\s+(?=[«\"A-ZÀ-ÖØ-Ý0-9])")
 
 
 def is_list_item(line: str) -> bool:
@@ -35,3 +36,13 @@ def split_sentences(text: str) -> list[str]:
         else:
             units.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
     return units
+
+
+def document_label(source: str) -> str:
+    """What a document is about, from its file name: « vae-etapes_2024.md » -> « vae etapes 2024 ».
+
+    It travels with every passage and sentence into the index, like the headings: « quel est le
+    niveau du titre ? » finds the document named after the title.
+    """
+    stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return re.sub(r"[-_.\s]+", " ", stem).strip()

@@ -10,7 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from assistant.text import is_list_item, split_sentences
+from assistant.text import document_label, is_list_item, split_sentences
 
 UNIT = "sentence"  # metadata « unit » of a stored unit; a passage has « passage »
 
@@ -23,7 +23,7 @@ class Unit:
     parent: str  # the passage's chunk id
     position: int  # order in the passage
     text: str
-    heading: str  # the last heading of the passage's section path
+    heading: str  # the document's label, then the last heading of the passage's section path
     block: int  # the list the item belongs to (its first item's position), -1 for a sentence
 
     @property
@@ -38,9 +38,9 @@ class Unit:
         }  # fmt: skip
 
 
-def units_of(chunk_id: str, text: str, section: str, kind: str = "passage") -> list[Unit]:
+def units_of(chunk_id: str, text: str, section: str, kind: str = "passage", source: str = "") -> list[Unit]:
     """The units of a passage in order; an outline passage's lines are the items of one list."""
-    heading = section.split(" > ")[-1] if section else ""
+    heading = " : ".join(p for p in (document_label(source) if source else "", section.split(" > ")[-1]) if p)
     units: list[Unit] = []
     for paragraph in re.split(r"\n\s*\n", text):
         block = -1

@@ -30,6 +30,18 @@ def _parser() -> argparse.ArgumentParser:
         help=f"configurations to compare, among {', '.join(CONFIGS)} (default: {' '.join(DEFAULT_CONFIGS)}; "
         "add llm to compare the generative answers, with ASSISTANT_LLM_* or the packaged SmolLM2)",
     )
+    parser.add_argument(
+        "--questions",
+        default="blind",
+        help="question file: blind (evals/blind.jsonl, the default and the gated one), old (evals/questions.jsonl, "
+        "written with the code: reported, not gated) or a path",
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="answer from this folder instead of corpus/ (its index is kept in .cache/evals-index-<name>)",
+    )
     parser.add_argument("--out", type=Path, default=REPORT_DIR, help="report folder (default: evals/report)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions, for a quick run")
     parser.add_argument("--embeddings", default=None, help="embedding backend (the ASSISTANT_EMBEDDINGS setting)")
@@ -61,19 +73,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the eval; errors become one line on stderr and exit code 2."""
     from pydantic import ValidationError
 
-    from assistant.config import Settings
+    from assistant.config import PROJECT_DIR, Settings
     from assistant.errors import AssistantError
     from evals import EvalError
     from evals.report import summary_table
-    from evals.runner import load_thresholds, run
+    from evals.runner import OLD_QUESTIONS_FILE, QUESTIONS_FILE, load_thresholds, run
 
     args = _parser().parse_args(argv)
     if args.limit is not None and args.limit < 1:
         print("Error: --limit must be at least 1.", file=sys.stderr)
         return 2
     try:
-        settings = Settings(**({"embeddings": args.embeddings} if args.embeddings else {}))
-        thresholds = load_thresholds() if args.check else None
+        overrides: dict[str, Any] = {"embeddings": args.embeddings} if args.embeddings else {}
+        if args.corpus is not None:
+            overrides["corpus_dir"] = args.corpus
+            overrides["index_dir"] = PROJECT_DIR / ".cache" / f"evals-index-{args.corpus.resolve().name}"
+        settings = Settings(**overrides)
+        questions_file = {"blind": QUESTIONS_FILE, "old": OLD_QUESTIONS_FILE}.get(args.questions)
+        questions_file = questions_file or Path(args.questions)
+        if thresholds_needed := args.check:
+            if questions_file != QUESTIONS_FILE or args.corpus is not None:
+                raise EvalError("--check gates the blind questions on corpus/: drop --questions and --corpus.")
+        thresholds = load_thresholds() if thresholds_needed else None
         evaluation, failures = run(
             settings,
             out_dir=args.out,
@@ -82,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             limit=args.limit,
             progress=_progress_bar(),
             thresholds=thresholds,
+            questions_file=questions_file,
         )
     except (EvalError, AssistantError) as err:
         print(f"Error: {err}", file=sys.stderr)

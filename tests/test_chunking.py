@@ -22,7 +22,7 @@ def test_headings_travel_with_their_passages() -> None:
     assert "2 voies d'accès" in sections
     prerequisites = next(c for c in chunks if c.section == "Les prérequis d'accès à la formation")
     assert prerequisites.text.startswith("Disposer d'une expérience minimale de 70 heures")
-    assert prerequisites.indexed_text.startswith("Les prérequis d'accès à la formation\nDisposer")
+    assert prerequisites.indexed_text.startswith("titre moniteur atelier rncp39099\nLes prérequis d'accès à la formation\nDisposer")
 
 
 def test_key_figures_are_passages_not_headings() -> None:

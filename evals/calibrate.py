@@ -1,0 +1,93 @@
+"""Calibrates the abstention checks on the dev split: `python -m evals.calibrate`.
+
+Every dev question is answered with the checks off; for each, the signals the checks read (best
+sentence similarity, coverage) and whether the answer held the key facts are kept. Then every
+combination of thresholds on a grid is replayed over them, and the one that answers the most
+answerable questions correctly while declining the unanswerable ones is printed (score: correct
+answers + declined unanswerables − 2 × wrong answers, since a wrong answer costs a candidate more
+than a « the documents do not say »). The test split is never read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import dataclass
+
+from evals.metrics import ADVERSARIAL_KINDS, has_key_facts
+from evals.runner import QUESTIONS_FILE, load_questions, select
+
+_OFF = {"min_dense_score": -1.0, "min_dense_score_en": -1.0, "min_coverage": -1.0, "min_support": -1.0}
+
+
+@dataclass(frozen=True)
+class Signals:
+    answerable: bool
+    language: str
+    refused: bool  # by the guard or as off-topic: thresholds do not change it
+    best: float
+    coverage: float
+    right: bool  # the answer held every key string
+
+
+def collect() -> list[Signals]:
+    from assistant.config import Settings
+    from assistant.core import Assistant
+    from assistant.embeddings import load_embeddings
+    from assistant.store import ChunkStore
+
+    settings = Settings(**_OFF)
+    embeddings = load_embeddings(settings)
+    assistant = Assistant(settings, embeddings, ChunkStore.open(settings))
+    rows = []
+    for q in select(load_questions(QUESTIONS_FILE), "dev"):
+        if q.kind in ADVERSARIAL_KINDS and not q.answerable:
+            continue
+        answer = assistant.ask(q.question, q.history)
+        retrieval = answer.retrieval
+        rows.append(
+            Signals(
+                answerable=q.answerable,
+                language=answer.language,
+                refused=answer.abstained,
+                best=retrieval.best_dense if retrieval else 0.0,
+                coverage=answer.coverage,
+                right=q.answerable and not answer.abstained and has_key_facts(answer.text, q.must_contain),
+            )
+        )
+    return rows
+
+
+def replay(rows: list[Signals], dense: float, dense_en: float, coverage: float, weight: float, support: float) -> int:
+    score = 0
+    for r in rows:
+        floor = dense_en if r.language == "en" else dense
+        declined = r.refused or r.best < floor or r.coverage < coverage or r.best + weight * r.coverage < support
+        if r.answerable:
+            score += 0 if declined else (1 if r.right else -2)
+        else:
+            score += 1 if declined else -2
+    return score
+
+
+def main() -> int:
+    rows = collect()
+    grid = itertools.product(
+        [0.76, 0.78, 0.80, 0.82, 0.84],
+        [0.74, 0.76, 0.78, 0.80, 0.82],
+        [0.0, 0.2, 0.3, 0.4, 0.5, 0.6],
+        [0.0, 0.05, 0.1, 0.2],
+        [0.0, 0.84, 0.86, 0.88, 0.90, 0.92],
+    )
+    ranked = sorted(((replay(rows, *values), values) for values in grid), key=lambda pair: -pair[0])
+    best_score, best = ranked[0]
+    names = ("min_dense_score", "min_dense_score_en", "min_coverage", "coverage_weight", "min_support")
+    print(f"{len(rows)} dev questions; best score {best_score} (all answered right would be {len(rows)}):")
+    for name, value in zip(names, best, strict=True):
+        print(f"  ASSISTANT_{name.upper()}={value}")
+    print("runners-up:", [(s, v) for s, v in ranked[1:6]])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
