@@ -149,8 +149,8 @@ def _rescored(
     rescored = []
     for u in units:
         lexical = sum(w for stems, w in weighted if stems & u.stems) / total
-        score = u.dense + settings.lexical_weight * lexical + settings.rank_weight / u.hit.rank
-        rescored.append(ScoredUnit(u.unit, u.hit, u.dense, lexical, score, u.stems))
+        score = u.base + settings.unit_lexical_weight * lexical / (settings.unit_rrf_k + 1)
+        rescored.append(ScoredUnit(u.unit, u.hit, u.dense, lexical, score, u.stems, u.base))
     return sorted(rescored, key=lambda s: (-s.score, s.hit.rank, s.unit.position))
 
 
@@ -164,7 +164,7 @@ def select(
     best = units[0]
     if wants_list and best.unit.block < 0:  # a list is asked for: a list item close behind wins
         item = next((u for u in units[: settings.list_window] if u.unit.block >= 0), None)
-        if item is not None and item.score >= best.score - settings.extra_margin:
+        if item is not None and item.score >= best.score * settings.extra_ratio:
             best = item
     chosen = [best]
     covered = {i for i, (stems, _) in enumerate(weighted) if stems & best.stems}
@@ -172,7 +172,7 @@ def select(
     for unit in units:
         if unit is best:
             continue
-        if len(chosen) >= settings.max_sentences or unit.score < best.score - settings.extra_margin:
+        if len(chosen) >= settings.max_sentences or unit.score < best.score * settings.extra_ratio:
             break
         new = {i for i, (stems, _) in enumerate(weighted) if stems & unit.stems} - covered
         if sum(weighted[i][1] for i in new) / total >= settings.min_gain:

@@ -78,25 +78,22 @@ class Settings(BaseSettings):
     sentence_weight: float = Field(
         1.0, description="Weight, in the fusion, of the ranking of passages by their best sentence's similarity.", ge=0
     )
-    lexical_weight: float = Field(
-        0.1,
-        description="Weight of the share of the question's words a sentence contains, added to its cosine "
-        "similarity to the question, when choosing the sentence to quote.",
-        ge=0,
+    unit_passages: int = Field(8, description="Best passages whose sentences are scored for the answer.", ge=1)
+    unit_rrf_k: int = Field(10, description="Reciprocal rank fusion constant of the sentence ranking.", ge=1)
+    unit_dense_weight: float = Field(
+        1.0, description="Weight of a sentence's rank by similarity to the question, among all sentences.", ge=0
     )
-    rank_weight: float = Field(0.005, description="Bonus of a sentence of the passage ranked r: this / r.", ge=0)
-    heading_share: float = Field(
-        0.8, description="A question word found in a sentence's heading counts this share of one in it.", ge=0, le=1
-    )
+    unit_lexical_weight: float = Field(0.5, description="Weight of a sentence's rank by BM25.", ge=0)
+    unit_passage_weight: float = Field(0.5, description="Weight of the rank of the sentence's passage.", ge=0)
     context_weight: float = Field(
         0.4, description="Weight of the previous turn's words when a follow-up is searched with it.", ge=0, le=1
     )
-    max_sentences: int = Field(4, description="Most sentences quoted besides a whole list.", ge=1)
-    extra_margin: float = Field(
-        0.03, description="Another sentence is quoted only if it scores within this of the best one…", ge=0
+    max_sentences: int = Field(3, description="Most sentences quoted besides a whole list.", ge=1)
+    extra_ratio: float = Field(
+        0.7, description="Another sentence is quoted only if it scores this share of the best one…", ge=0, le=1
     )
     min_gain: float = Field(
-        0.15, description="…and contains this share (idf-weighted) of the question's words the quoted ones lack.", ge=0
+        0.0, description="…and contains this share (idf-weighted) of the question's words the quoted ones lack.", ge=0
     )
     list_window: int = Field(
         5, description="A whole list is quoted when two of its items are among this many best sentences.", ge=2

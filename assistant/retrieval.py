@@ -59,6 +59,7 @@ class ScoredUnit:
     lexical: float  # idf-weighted share of the question's words in the unit or its heading
     score: float
     stems: frozenset[str]  # of the unit and its heading: what the coverage check reads
+    base: float = 0.0  # the score without the lexical rank (a part of a question is re-ranked on it)
 
 
 @dataclass
@@ -157,6 +158,9 @@ class Retriever:
             for c in chunks
         }
         self._unit_stems = {u.id: frozenset(analyze(u.text)) for us in self.units.values() for u in us}
+        self._all_units = [u for us in self.units.values() for u in us]
+        # BM25 over the sentences, each with its document label and heading (what was embedded).
+        self.unit_lexical = LexicalIndex([u.embedded_text for u in self._all_units])
         self._unit_row: dict[str, int] = {}
         unit_rows = []
         for unit in (u for us in self.units.values() for u in us if u.id in vectors):
@@ -236,14 +240,16 @@ class Retriever:
         sparse: dict[str, float] = {}
         if settings.retrieval_mode != "dense":
             stems = [s for t in terms for s in t.stems] + [s for t in context_terms for s in t.stems]
-            words = [t.word for t in terms if t.key] + [t.word for t in context_terms if t.key]
-            scores = self.lexical.scores(stems, words)
+            scores = self.lexical.scores(stems, [t.word for t in terms + context_terms if t.key])
             order = [i for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
             ranked_sparse = [(self.chunks[i].id, float(scores[i])) for i in order]
             sparse = dict(ranked_sparse)
             rankings.append((settings.bm25_weight, ranked_sparse))
-        hits = self._fuse(rankings, dense, sparse, settings.top_k)
-        units = self._score_units(hits, terms, context_terms, unit_dense)
+        fused = self._fuse(rankings, dense, sparse, max(settings.top_k, settings.unit_passages))
+        hits = fused[: settings.top_k]
+        words = [t.word for t in terms if t.key] + [t.word for t in context_terms if t.key]
+        unit_bm25 = self.unit_lexical.scores([s for t in terms + context_terms for s in t.stems], words)
+        units = self._score_units(fused[: settings.unit_passages], terms, context_terms, unit_dense, unit_bm25)
         timings["retrieve"] = (time.perf_counter() - started) * 1000
         best = max((u.dense for u in units), default=max(dense.values(), default=0.0))
         return Retrieval(query, hits, terms, units, bool(context), best, timings)
@@ -254,8 +260,23 @@ class Retriever:
         terms: list[QueryTerm],
         context_terms: list[QueryTerm],
         unit_dense: np.ndarray | None,
+        unit_bm25: np.ndarray,
     ) -> list[ScoredUnit]:
+        """The sentences of the best passages, ranked by reciprocal rank fusion of their rank among
+        all sentences by similarity, their rank by BM25, and their passage's rank."""
         settings = self.settings
+        k = settings.unit_rrf_k
+        dense_rank: dict[str, int] = {}
+        if unit_dense is not None:
+            ids = [u.id for u in self._all_units if u.id in self._unit_row]
+            rows = np.asarray([self._unit_row[i] for i in ids])
+            for rank, i in enumerate(np.argsort(-unit_dense[rows], kind="stable"), 1):
+                dense_rank[ids[i]] = rank
+        lexical_rank = {
+            self._all_units[i].id: rank
+            for rank, i in enumerate(np.argsort(-unit_bm25, kind="stable"), 1)
+            if unit_bm25[i] > 0
+        }
         weighted = self.term_weights(terms) + [
             (stems, settings.context_weight * w) for stems, w in self.term_weights(context_terms)
         ]
@@ -264,20 +285,17 @@ class Retriever:
         for hit in hits:
             heading = self._headings[hit.chunk.id]
             for unit in self.units[hit.chunk.id]:
-                stems = self._unit_stems[unit.id]
-                lexical = 0.0
-                for term_stems, weight in weighted:
-                    if term_stems & stems:
-                        lexical += weight
-                    elif term_stems & heading:
-                        lexical += settings.heading_share * weight
-                lexical /= total
+                stems = self._unit_stems[unit.id] | heading
+                share = sum(w for term_stems, w in weighted if term_stems & stems) / total
                 if unit_dense is not None and unit.id in self._unit_row:
                     cosine = float(unit_dense[self._unit_row[unit.id]])
                 else:
                     cosine = hit.dense_score or 0.0
-                score = cosine + settings.lexical_weight * lexical + settings.rank_weight / hit.rank
-                scored.append(ScoredUnit(unit, hit, cosine, lexical, score, stems | heading))
+                base = settings.unit_passage_weight / (k + hit.rank)
+                if unit.id in dense_rank:
+                    base += settings.unit_dense_weight / (k + dense_rank[unit.id])
+                lexical = settings.unit_lexical_weight / (k + lexical_rank[unit.id]) if unit.id in lexical_rank else 0.0
+                scored.append(ScoredUnit(unit, hit, cosine, share, base + lexical, stems, base))
         scored.sort(key=lambda s: (-s.score, s.hit.rank, s.unit.position))
         return scored
 
