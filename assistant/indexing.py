@@ -71,7 +71,7 @@ def ingest(
         embeddings: the model that embeds passages (the same one must answer questions).
         store: the Chroma store; opened from settings when None.
         rebuild: embed every chunk again, even unchanged ones.
-        progress: called after each embedded batch.
+        progress: called with (0, total) before the first batch, then after each embedded batch.
 
     Raises:
         EmptyCorpusError: no usable document; the index is left as it was.
@@ -105,14 +105,14 @@ def ingest(
     summary.unchanged = len(chunks) - len(to_embed)
     vectors = dict(old_vectors)
     batch = settings.embed_batch_size
+    if progress:  # before the first batch: a bar started here shows the embedding rate
+        progress(0, len(to_embed))
     for i in range(0, len(to_embed), batch):
         part = to_embed[i : i + batch]
         for chunk, vector in zip(part, embeddings.embed_documents([c.indexed_text for c in part]), strict=True):
             vectors[chunk.id] = vector
         if progress:
             progress(min(i + batch, len(to_embed)), len(to_embed))
-    if progress and not to_embed:
-        progress(0, 0)
 
     collection = None
     try:
