@@ -73,7 +73,7 @@ def ingest(
         embeddings: the model that embeds passages (the same one must answer questions).
         store: the Chroma store; opened from settings when None.
         rebuild: embed every chunk again, even unchanged ones.
-        progress: called after each embedded batch.
+        progress: called with (0, total) before the first batch, then after each embedded batch.
 
     Raises:
         EmptyCorpusError: no usable document; the index is left as it was.
@@ -116,14 +116,14 @@ def ingest(
     summary.units = sum(len(u) for u in units.values())
     vectors = dict(old_vectors)
     batch = settings.embed_batch_size
+    if progress:  # before the first batch: a bar started here shows the embedding rate
+        progress(0, len(to_embed))
     for i in range(0, len(to_embed), batch):
         part = to_embed[i : i + batch]
         for record_id, vector in zip(part, embeddings.embed_documents([records[r] for r in part]), strict=True):
             vectors[record_id] = vector
         if progress:
             progress(min(i + batch, len(to_embed)), len(to_embed))
-    if progress and not to_embed:
-        progress(0, 0)
 
     ids: list[str] = []
     texts: list[str] = []

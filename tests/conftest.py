@@ -24,13 +24,27 @@ CORPUS = PROJECT_DIR / "corpus"
 DOCUMENT = CORPUS / "titre-moniteur-atelier-rncp39099.txt"
 
 
-@pytest.fixture(autouse=True)
-def _offline_and_isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _clear_assistant_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `ASSISTANT_*` variable of the shell reaches a test: on an adviser's machine they may name the
+    real Chroma server (ASSISTANT_CHROMA_URL), the real index, feedback or model folders."""
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_"):
+            monkeypatch.delenv(name)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    for name in list(os.environ):
-        if name.startswith("ASSISTANT_") and name not in ("ASSISTANT_MODEL_DIR", "ASSISTANT_CHROMA_URL"):
-            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session() -> Iterator[None]:
+    """The same for session and module fixtures (base_settings is built before any test's own fixtures)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _clear_assistant_settings(monkeypatch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _clear_assistant_settings(monkeypatch)
     # Anything that falls back to the default index folder lands in this test's tmp_path.
     monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "default-index"))
 

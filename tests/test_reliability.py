@@ -271,8 +271,6 @@ def _cli_ingest(corpus: Path, index: Path) -> subprocess.CompletedProcess[str]:
         "ASSISTANT_CORPUS_DIR": str(corpus),
         "ASSISTANT_INDEX_DIR": str(index),
     }
-    if "ASSISTANT_MODEL_DIR" in os.environ:
-        env["ASSISTANT_MODEL_DIR"] = os.environ["ASSISTANT_MODEL_DIR"]
     return subprocess.run(
         [sys.executable, str(PROJECT_DIR / "ingest.py")], cwd=PROJECT_DIR, env=env, text=True,
         capture_output=True, timeout=300,

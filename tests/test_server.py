@@ -21,6 +21,8 @@ from assistant.store import ChunkStore
 from .conftest import DOCUMENT, free_port
 from .test_answers import ANSWERABLE
 
+pytestmark = pytest.mark.server
+
 CHROMA = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
 
 
@@ -56,11 +58,10 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def server_assistant(chroma_url: str, base_settings: Settings, embeddings) -> Assistant:  # type: ignore[no-untyped-def]
     settings = base_settings.model_copy(update={"chroma_url": chroma_url})
     summary = ingest(settings, embeddings)
-    assert summary.added == 12
+    assert summary.added == summary.chunks > 0
     return Assistant(settings, embeddings, ChunkStore.open(settings))
 
 
-@pytest.mark.server
 @pytest.mark.parametrize(("question", "fact", "heading"), ANSWERABLE)
 def test_server_answers_the_same(
     server_assistant: Assistant, assistant: Assistant, question: str, fact: str, heading: str
@@ -72,10 +73,9 @@ def test_server_answers_the_same(
     assert fact in served.text
 
 
-@pytest.mark.server
 def test_server_reingest_is_idempotent(server_assistant: Assistant, embeddings) -> None:  # type: ignore[no-untyped-def]
     summary = ingest(server_assistant.settings, embeddings)
-    assert (summary.added, summary.unchanged, summary.removed) == (0, 12, 0)
+    assert (summary.added, summary.unchanged, summary.removed) == (0, summary.chunks, 0)
 
 
 def test_unreachable_server_gives_a_clear_message(base_settings: Settings) -> None:
@@ -84,7 +84,6 @@ def test_unreachable_server_gives_a_clear_message(base_settings: Settings) -> No
         ChunkStore.open(settings).live_name()
 
 
-@pytest.mark.server
 def test_server_going_away_gives_a_clear_message_then_recovers(
     tmp_path: Path, base_settings: Settings, embeddings
 ) -> None:  # type: ignore[no-untyped-def]
@@ -106,7 +105,6 @@ def test_server_going_away_gives_a_clear_message_then_recovers(
         process.wait(timeout=30)
 
 
-@pytest.mark.server
 def test_server_ingest_from_elsewhere_reaches_a_running_assistant(
     tmp_path: Path, chroma_url: str, base_settings: Settings, embeddings
 ) -> None:  # type: ignore[no-untyped-def]

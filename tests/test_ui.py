@@ -339,8 +339,6 @@ def test_app_py_builds_a_missing_index_then_serves(tmp_path: Path) -> None:
         "ASSISTANT_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
     }
-    if "ASSISTANT_MODEL_DIR" in os.environ:
-        env["ASSISTANT_MODEL_DIR"] = os.environ["ASSISTANT_MODEL_DIR"]
     process = subprocess.Popen(
         [sys.executable, str(PROJECT_DIR / "app.py")],
         cwd=tmp_path,
