@@ -39,7 +39,7 @@ _FALSE_STATEMENT = re.compile(
 # Asking for medical advice: symptoms, treatments, diagnoses. A disability or its recognition (RQTH,
 # AAH, MDPH), which this audience names every day, is never a reason to refuse.
 _MEDICAL = re.compile(
-    r"\b(mal (au|a la|aux)|douleurs?|maladie|malade|medicaments?|medecin|symptomes?|traitement medical"
+    r"\b(mal (au|a la|aux)|douleurs?|maladie|malade|medicaments?|symptomes?|traitement medical"
     r"|diagnostic|ordonnance|depression|depressif|suicid\w*|enceinte|grossesse|posologie|antidepresseur"
     r"|therapie|soigner|guerir|hospitalis\w*|blessure|blesse)\b"
     r"|\b(medicine|medication|doctor|symptoms?|pain|sick|illness|diagnos\w*|pregnan\w*|treatment)\b"

@@ -4,19 +4,22 @@ Every dev question is answered with the checks off; for each, the signals the ch
 sentence similarity, coverage) and whether the answer held the key facts are kept. Then every
 combination of thresholds on a grid is replayed over them, and the one that answers the most
 answerable questions correctly while declining the unanswerable ones is printed (score: correct
-answers + declined unanswerables − 2 × wrong answers, since a wrong answer costs a candidate more
-than a « the documents do not say »). The test split is never read.
+answers + declined unanswerables − WRONG_COST × wrong answers; 1 by default, CALIBRATE_WRONG_COST
+to change it). The test split is never read.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from dataclasses import dataclass
 
 from evals.metrics import ADVERSARIAL_KINDS, has_key_facts
 from evals.runner import QUESTIONS_FILE, load_questions, select
 
+# What a wrong answer costs against a right one (a declined answerable question costs 0).
+WRONG_COST = float(os.environ.get("CALIBRATE_WRONG_COST", "1"))
 _OFF = {"min_dense_score": -1.0, "min_dense_score_en": -1.0, "min_coverage": -1.0, "min_support": -1.0}
 
 
@@ -58,16 +61,23 @@ def collect() -> list[Signals]:
     return rows
 
 
-def replay(rows: list[Signals], dense: float, dense_en: float, coverage: float, weight: float, support: float) -> int:
-    score = 0
+def replay(
+    rows: list[Signals], dense: float, dense_en: float, coverage: float, weight: float, support: float
+) -> tuple[float, int, int, int]:
+    """The score of one combination, then answerable questions answered right, answered wrong,
+    and unanswerable ones declined."""
+    right = wrong = declined_ok = 0
     for r in rows:
         floor = dense_en if r.language == "en" else dense
         declined = r.refused or r.best < floor or r.coverage < coverage or r.best + weight * r.coverage < support
-        if r.answerable:
-            score += 0 if declined else (1 if r.right else -2)
-        else:
-            score += 1 if declined else -2
-    return score
+        if r.answerable and not declined:
+            right += r.right
+            wrong += not r.right
+        elif not r.answerable and not declined:
+            wrong += 1
+        elif not r.answerable:
+            declined_ok += 1
+    return right + declined_ok - WRONG_COST * wrong, right, wrong, declined_ok
 
 
 def main() -> int:
@@ -79,13 +89,16 @@ def main() -> int:
         [0.0, 0.05, 0.1, 0.2],
         [0.0, 0.84, 0.86, 0.88, 0.90, 0.92],
     )
-    ranked = sorted(((replay(rows, *values), values) for values in grid), key=lambda pair: -pair[0])
-    best_score, best = ranked[0]
+    ranked = sorted(((replay(rows, *values), values) for values in grid), key=lambda pair: -pair[0][0])
+    (score, right, wrong, declined), best = ranked[0]
+    answerable = sum(r.answerable for r in rows)
     names = ("min_dense_score", "min_dense_score_en", "min_coverage", "coverage_weight", "min_support")
-    print(f"{len(rows)} dev questions; best score {best_score} (all answered right would be {len(rows)}):")
+    print(
+        f"{len(rows)} dev questions, a wrong answer costing {WRONG_COST}: best score {score:.1f}; answered right "
+        f"{right}/{answerable}, wrong {wrong}, unanswerable declined {declined}/{len(rows) - answerable}, with:"
+    )
     for name, value in zip(names, best, strict=True):
         print(f"  ASSISTANT_{name.upper()}={value}")
-    print("runners-up:", [(s, v) for s, v in ranked[1:6]])
     return 0
 
 
