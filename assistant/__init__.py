@@ -1,4 +1,4 @@
-"""Assistant for the title « Moniteur d'atelier en milieu de travail protégé » (RNCP39099)."""
+"""A cited-answers assistant for one professional title, answering from the documents of `corpus/` only."""
 
 from assistant.answer import Answer, Citation
 from assistant.config import Settings

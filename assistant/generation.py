@@ -22,6 +22,7 @@ from assistant.analysis import analyze
 from assistant.answer import Citation, citation_for
 from assistant.chunking import split_sentences
 from assistant.llm import ModelFailure
+from assistant.profile import current_profile
 from assistant.retrieval import Hit
 
 NOT_SAID = {
@@ -29,8 +30,7 @@ NOT_SAID = {
     "en": "The documents I have do not say.",
 }
 SYSTEM_PROMPT = (
-    "Tu es l'assistant du titre professionnel « Moniteur d'atelier en milieu de travail protégé » "
-    "(RNCP39099). Tu réponds à la question uniquement à partir des extraits numérotés fournis, jamais "
+    "Tu es l'assistant du titre professionnel {title}. Tu réponds à la question uniquement à partir des extraits numérotés fournis, jamais "
     "de mémoire.\n"
     "Règles :\n"
     "- Après chaque phrase, indique entre crochets le numéro de l'extrait qui la justifie, par exemple [1].\n"
@@ -58,7 +58,9 @@ class Checked:
 def build_messages(question: str, hits: list[Hit], language: str) -> list[BaseMessage]:
     """The system prompt and one user message: the numbered passages, then the question."""
     system = SYSTEM_PROMPT.format(
-        not_said=NOT_SAID.get(language, NOT_SAID["fr"]), language=_LANGUAGE_NAMES.get(language, "français")
+        title=current_profile().title,
+        not_said=NOT_SAID.get(language, NOT_SAID["fr"]),
+        language=_LANGUAGE_NAMES.get(language, "français"),
     )
     passages = "\n\n".join(
         f"[{n}] ({hit.section or hit.source})\n{hit.chunk.text.strip()}" for n, hit in enumerate(hits, 1)

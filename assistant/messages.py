@@ -1,8 +1,9 @@
-"""Fixed texts the assistant says, in French and English. Facts never come from here: only
-where to look, which is what the documents themselves point to (fiche RNCP, compte CPF,
-organismes habilités)."""
+"""Fixed texts the assistant says, in French and English. Facts never come from here; the
+title's name and where to look come from the profile (`profile.toml`)."""
 
 from __future__ import annotations
+
+from assistant.profile import current_profile
 
 TEXTS: dict[str, dict[str, str]] = {
     "intro": {
@@ -14,28 +15,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "I can only state what the documents say:",
     },
     "not_in_documents": {
-        "fr": "Les documents dont je dispose ne le précisent pas. Pour cette information, consultez la "
-        "fiche RNCP39099 sur le site de France compétences, votre compte CPF, ou un organisme de "
-        "formation habilité par la CPNE-FP (leur liste figure sur la fiche RNCP).",
-        "en": "The documents I have do not say. For this information, see the RNCP39099 record on the "
-        "France compétences website, your CPF account, or a training organisation approved by the "
-        "CPNE-FP (they are listed on the RNCP record).",
+        "fr": "Les documents dont je dispose ne le précisent pas. Pour cette information, {where_to_look}.",
+        "en": "The documents I have do not say. For this information, {where_to_look}.",
     },
     "offtopic": {
-        "fr": "Je réponds uniquement aux questions sur le titre « Moniteur d'atelier en milieu de travail "
-        "protégé » (RNCP39099) : métier, formation, voies d'accès, blocs de compétences, certification. "
+        "fr": "Je réponds uniquement aux questions sur le titre {title} et ce qui l'entoure : {topics}. "
         "Posez-moi une question sur ce titre.",
-        "en": "I only answer questions about the French title « Moniteur d'atelier en milieu de travail "
-        "protégé » (RNCP39099): the job, the training, access routes, skill blocks, certification. "
+        "en": "I only answer questions about the French title {title} and what surrounds it: {topics}. "
         "Please ask me about this title.",
     },
     "injection": {
         "fr": "Je ne peux ni changer ni révéler mes consignes, et je réponds seulement à partir des "
-        "documents sur le titre « Moniteur d'atelier en milieu de travail protégé » (RNCP39099). "
-        "Posez-moi une question sur ce titre.",
+        "documents sur le titre {title}. Posez-moi une question sur ce titre.",
         "en": "I cannot change or reveal my instructions, and I only answer from the documents about "
-        "the title « Moniteur d'atelier en milieu de travail protégé » (RNCP39099). Please ask me "
-        "about this title.",
+        "the title {title}. Please ask me about this title.",
     },
     "medical": {
         "fr": "Je ne peux pas donner d'avis médical ni personnel. Parlez-en à votre médecin ; en cas "
@@ -54,17 +47,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "itself, ask me your question.",
     },
     "forgery": {
-        "fr": "Je ne peux pas aider à produire ou modifier un document officiel. Le titre s'obtient par "
-        "la formation ou par la VAE auprès d'un organisme habilité.",
-        "en": "I cannot help produce or alter an official document. The title is obtained through "
-        "training or VAE with an approved organisation.",
+        "fr": "Je ne peux pas aider à produire ou modifier un document officiel. {how_obtained}",
+        "en": "I cannot help produce or alter an official document. {how_obtained}",
     },
     "no_question": {
         "fr": "Je n'ai pas trouvé de question dans votre message. Posez-moi une question sur le titre "
-        "« Moniteur d'atelier en milieu de travail protégé », par exemple : « Combien d'heures dure "
-        "la formation ? »",
-        "en": "I found no question in your message. Ask me about the title « Moniteur d'atelier en "
-        "milieu de travail protégé », for example: « How long is the training? »",
+        "{title}, par exemple : « {example} »",
+        "en": "I found no question in your message. Ask me about the title {title}, for example: « {example} »",
     },
     "truncated": {
         "fr": "(Votre question dépassait {limit} caractères : seul le début a été lu.)",
@@ -91,6 +80,9 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 def say(key: str, language: str, **values: object) -> str:
-    """The text `key` in the user's language (French unless the question was English)."""
+    """The text `key` in the user's language (French unless the question was English), with the
+    profile's texts (`{title}`, `{where_to_look}`…) and `values` filled in."""
     text = TEXTS[key]["en" if language == "en" else "fr"]
-    return text.format(**values) if values else text
+    if "{" not in text:
+        return text
+    return text.format(**(current_profile().values(language) | {k: str(v) for k, v in values.items()}))

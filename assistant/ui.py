@@ -30,6 +30,7 @@ from assistant.errors import AssistantError
 from assistant.feedback import FeedbackStore
 from assistant.guard import detect_language
 from assistant.messages import say
+from assistant.profile import current_profile
 from assistant.render import (
     RATING_LABELS,
     format_number,
@@ -50,19 +51,12 @@ logger = logging.getLogger(__name__)
 # Read by Gradio when the app is launched; shipped as package data.
 CSS_PATH = Path(__file__).with_name("ui.css")
 
-TITLE = "Moniteur d'atelier en milieu de travail protégé (RNCP39099)"
 SCOPE = (
-    "Je réponds, en citant mes sources, à partir des documents officiels du titre (métier, formation, "
-    "voies d'accès, blocs de compétences, certification) — pas sur votre situation personnelle "
-    "(dossier, financement, droits)."
+    "Je réponds, en citant mes sources, à partir des documents du titre et de ce qui l'entoure ({topics}) "
+    "— pas sur votre situation personnelle (dossier, financement, droits)."
 )
-EXAMPLES = (
-    "Combien d'heures dure la formation ?",
-    "Quel est le niveau du titre ?",
-    "Quels sont les blocs de compétences ?",
-    "Peut-on obtenir le titre par la VAE ?",
-    "Comment se déroule la certification ?",
-)
+# The example buttons: the profile's questions (profile.toml).
+EXAMPLES = current_profile().examples
 
 
 # ---------------------------------------------------------------- per-session conversation
@@ -271,7 +265,7 @@ class ChatHandlers:
             return render_refusal(), None
         # Gradio serves only files under the temporary folder (or the working one); the previous
         # export is deleted so that copies of the votes do not pile up there.
-        folder = Path(tempfile.gettempdir()) / "rncp39099-avis"
+        folder = Path(tempfile.gettempdir()) / f"{self.settings.collection_prefix}-avis"
         folder.mkdir(mode=0o700, exist_ok=True)
         for old in folder.glob("avis-*.csv"):
             old.unlink(missing_ok=True)
@@ -343,8 +337,11 @@ def build_app(assistant: Assistant, settings: Settings, store: FeedbackStore | N
     asking: dict[str, Any] = {"concurrency_id": "ask", "concurrency_limit": settings.concurrency_limit}
 
     # delete_cache: Gradio's copies of the CSV exports are removed after an hour.
-    with gr.Blocks(title=f"Assistant — {TITLE}", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
-        gr.HTML(f"<h1>{html.escape(TITLE)}</h1><p>{html.escape(SCOPE)}</p>", elem_id="header", js_on_load=None)
+    profile = current_profile()
+    title = f"{profile.name} ({profile.reference})" if profile.reference else profile.name
+    scope = SCOPE.format(topics=profile.topics.get("fr", ""))
+    with gr.Blocks(title=f"Assistant — {title}", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
+        gr.HTML(f"<h1>{html.escape(title)}</h1><p>{html.escape(scope)}</p>", elem_id="header", js_on_load=None)
         conversation = gr.State(Conversation())
         chatbot = gr.Chatbot(
             label="Conversation",

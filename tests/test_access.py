@@ -25,7 +25,7 @@ from assistant.feedback import FeedbackStore
 from .conftest import app_settings, served_app
 
 PASSWORD = "acces-conseiller-7f3a"
-MARKER = "Combien d'heures dure la formation témoin-acces-4242 ?"
+MARKER = "Combien d'heures dure la formation ? (4242)"
 LEAKS = ("Traceback", 'File "', str(PROJECT_DIR), "/work/", "site-packages", PASSWORD)
 
 

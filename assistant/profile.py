@@ -1,0 +1,78 @@
+"""The assistant's subject, read from `profile.toml`: the title's name, where to look when the
+documents do not say, the example questions. Nothing else in the code names the title."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from assistant.errors import ConfigError
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "profile.toml"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The title-specific texts; each bilingual one is a {"fr": …, "en": …} mapping."""
+
+    name: str
+    reference: str
+    examples: tuple[str, ...]
+    topics: dict[str, str]
+    where_to_look: dict[str, str]
+    how_obtained: dict[str, str]
+
+    @property
+    def title(self) -> str:
+        """« Name » (REFERENCE), as the messages quote it."""
+        return f"« {self.name} » ({self.reference})" if self.reference else f"« {self.name} »"
+
+    def values(self, language: str) -> dict[str, str]:
+        """The placeholders of the fixed messages, in the user's language."""
+        lang = "en" if language == "en" else "fr"
+        return {
+            "title": self.title,
+            "name": self.name,
+            "topics": self.topics.get(lang, ""),
+            "where_to_look": self.where_to_look.get(lang, ""),
+            "how_obtained": self.how_obtained.get(lang, ""),
+            "example": self.examples[0] if self.examples else "",
+        }
+
+
+def read_profile(path: Path) -> Profile:
+    """Reads and checks a profile file.
+
+    Raises:
+        ConfigError: the file is missing, not TOML, or lacks a field (the message names it).
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"Profil introuvable : {path} ({err.strerror}).") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"Profil illisible : {path} ({err}).") from err
+    try:
+        return Profile(
+            name=str(data["name"]),
+            reference=str(data.get("reference", "")),
+            examples=tuple(str(e) for e in data.get("examples", ())),
+            topics=dict(data["topics"]),
+            where_to_look=dict(data["where_to_look"]),
+            how_obtained=dict(data.get("how_obtained", {})),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"Profil incomplet : {path} (champ {err} manquant ou mal formé).") from err
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str) -> Profile:
+    return read_profile(Path(path))
+
+
+def current_profile() -> Profile:
+    """The profile of ASSISTANT_PROFILE_FILE, or profile.toml beside the package (read once)."""
+    return _cached(os.environ.get("ASSISTANT_PROFILE_FILE") or str(DEFAULT_FILE))
