@@ -42,5 +42,6 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m assistant bench
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check assistant tests evals
+	$(BIN)/ruff check assistant tests evals bench
+	$(BIN)/ruff format --check assistant tests evals bench
 	$(BIN)/mypy assistant
