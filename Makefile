@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: start test ingest ask eval check bench lint
+.PHONY: start test test-fast ingest ask eval check bench lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ start: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
+# The edit-test loop: all but the browser, Chroma-server, language-model and slow (> 10 s) tests, and the
+# shared index of the corpus kept in .cache/ between runs (only changed passages are embedded again).
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not browser and not server and not generation and not slow" --index-cache=.cache/test-index
+
 ingest: $(VENV)/.installed
 	$(BIN)/python ingest.py
 
@@ -37,5 +42,6 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m assistant bench
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check assistant tests evals
+	$(BIN)/ruff check assistant tests evals bench
+	$(BIN)/ruff format --check assistant tests evals bench
 	$(BIN)/mypy assistant

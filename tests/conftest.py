@@ -5,6 +5,7 @@ Every test runs offline (`HF_HUB_OFFLINE=1`): an accidental download fails loudl
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -22,6 +23,17 @@ from assistant.store import ChunkStore
 
 CORPUS = PROJECT_DIR / "corpus"
 DOCUMENT = CORPUS / "titre-moniteur-atelier-rncp39099.txt"
+# What the vectors and metadata of an index depend on besides the corpus text: the key of --index-cache.
+INGEST_MODULES = ("config", "text", "readers", "documents", "chunking", "embeddings", "e5convert", "indexing", "store")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--index-cache",
+        metavar="DIR",
+        help="keep the shared index of the real corpus in DIR between runs (`make test-fast`): a run embeds "
+        "only the passages that changed since the last one. Any change to an ingest-side module starts afresh.",
+    )
 
 
 def _clear_assistant_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,10 +79,44 @@ def embeddings(base_settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def index_settings(base_settings: Settings, embeddings) -> Settings:  # type: ignore[no-untyped-def]
-    """Settings whose index holds the real corpus (ingested once per test session)."""
-    ingest(base_settings, embeddings)
+def index_settings(base_settings: Settings, embeddings, pytestconfig: pytest.Config) -> Settings:  # type: ignore[no-untyped-def]
+    """Settings whose index holds the real corpus (ingested once per test session).
+
+    With --index-cache DIR, the session's index starts as a copy of the one the last run left in DIR, so the
+    ingest embeds only what changed (the real model, the real incremental ingest); the result goes back to DIR.
+    Each run works on its own copy: concurrent runs never share a Chroma folder."""
+    option = pytestconfig.getoption("index_cache")
+    if not option:
+        ingest(base_settings, embeddings)
+        return base_settings
+    key = hashlib.sha256(f"{getattr(embeddings, 'name', '')}\0{chromadb_version()}".encode())
+    for module in INGEST_MODULES:
+        source = PROJECT_DIR / "assistant" / f"{module}.py"
+        key.update(source.read_bytes() if source.exists() else b"-")
+    cache = Path(option).resolve()
+    cached = cache / key.hexdigest()[:16]
+    if cached.is_dir():
+        shutil.copytree(cached, base_settings.index_dir, dirs_exist_ok=True)
+    summary = ingest(base_settings, embeddings)
+    if cached.is_dir() and not (summary.added or summary.removed):
+        return base_settings
+    cache.mkdir(parents=True, exist_ok=True)
+    fresh = cache / f".new-{os.getpid()}"
+    shutil.copytree(base_settings.index_dir, fresh)
+    for old in cache.iterdir():  # an index of older modules is of no use any more
+        if not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
+    try:
+        fresh.rename(cached)
+    except OSError:  # a concurrent run published first
+        shutil.rmtree(fresh, ignore_errors=True)
     return base_settings
+
+
+def chromadb_version() -> str:
+    import chromadb
+
+    return str(chromadb.__version__)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,8 @@ from assistant.ui import EXAMPLES
 
 from .conftest import free_port, served_app
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip("no browser at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)

@@ -263,6 +263,7 @@ def test_short_run_writes_the_report(index_settings: Settings, embeddings: Embed
     assert f"## Failures of `hybrid` ({failing})" in report
 
 
+@pytest.mark.slow
 def test_check_on_too_few_questions_fails_the_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The command builds the missing index (in this test's folder), runs, and exits 1."""
     code = main(["--split", "test", "--limit", "3", "--configs", "hybrid", "--out", str(tmp_path / "r"), "--check"])
@@ -287,6 +288,7 @@ def test_invented_figures_are_those_of_neither_the_cited_passages_nor_the_questi
     assert unsupported_figures("Voir [12].", cited) == []  # a marker is not a figure
 
 
+@pytest.mark.generation
 def test_the_llm_configuration_compares_checked_model_answers(
     index_settings: Settings, embeddings: Embeddings, tmp_path: Path
 ) -> None:

@@ -30,6 +30,8 @@ from assistant.store import ChunkStore
 from assistant.ui import ChatHandlers, Conversation
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.generation
+
 PASSAGES = [
     "La formation\n441 heures de formation pour un parcours complet, dont un stage de 105 heures.",
     "Les stages\n980 heures de stage long en ESAT ; une aide de 24 000 euros n'est pas mentionnée.",
@@ -148,7 +150,10 @@ def test_a_premise_the_documents_lack_is_flagged_under_a_model_answer_too(index_
     model = scripted("Non, la formation compte 441 heures [1].")
     _, answer = run(llm_assistant(index_settings, embeddings, model), "La formation dure-t-elle 600 heures ?")
     assert answer.mode == "llm"
-    assert answer.text == "Non, la formation compte 441 heures [1].\n\nAttention : « 600 » ne figure pas dans les documents."
+    assert (
+        answer.text
+        == "Non, la formation compte 441 heures [1].\n\nAttention : « 600 » ne figure pas dans les documents."
+    )
 
 
 def test_garbage_falls_back_to_the_extractive_answer(index_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
@@ -156,8 +161,9 @@ def test_garbage_falls_back_to_the_extractive_answer(index_settings, embeddings)
     model = scripted("@@@ ### ]]][[[ 💥")
     _, answer = run(llm_assistant(index_settings, embeddings, model), "Quelle est la durée du stage long ?")
     assert (answer.mode, answer.fallback) == ("extractive", "no_citation") and "980" in answer.text
-    assert answer.text.endswith("(La réponse du modèle de langue ne s'appuyait pas sur les passages ; voici ces "
-                                "passages, cités mot pour mot.)")
+    assert answer.text.endswith(
+        "(La réponse du modèle de langue ne s'appuyait pas sur les passages ; voici ces passages, cités mot pour mot.)"
+    )
     assert_checked(answer)
 
 
@@ -209,7 +215,10 @@ def test_the_chat_shows_the_draft_then_the_checked_answer(index_settings, embedd
     assistant = llm_assistant(index_settings, embeddings, model)
     settings = assistant.settings.model_copy(update={"data_dir": tmp_path})
     handlers = ChatHandlers(assistant, settings, FeedbackStore(settings.feedback_db))
-    shown = [messages[-1]["content"] for messages, _, _ in handlers.respond("Combien d'heures dure la formation ?", Conversation())]
+    shown = [
+        messages[-1]["content"]
+        for messages, _, _ in handlers.respond("Combien d'heures dure la formation ?", Conversation())
+    ]
     drafts = [html for html in shown if 'class="answer streaming draft"' in html]
     assert drafts and "Brouillon du modèle, en cours de vérification" in drafts[-1] and "12 000" in drafts[-1]
     assert "Brouillon" not in shown[-1] and "441 heures" in shown[-1] and "12 000" not in shown[-1]

@@ -109,6 +109,7 @@ def _cli(settings: Settings, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_kill_9_during_rebuild_never_breaks_the_index(settings: Settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     """A real `kill -9` of `ingest --rebuild` at random moments: the index still answers after each."""
     ingest(settings, embeddings)
@@ -125,6 +126,7 @@ def test_kill_9_during_rebuild_never_breaks_the_index(settings: Settings, embedd
     assert sorted(store.collection_names()) == sorted([store.pointer_name, summary.collection])
 
 
+@pytest.mark.slow
 def test_cli_ingest_json_and_ask_json(settings: Settings) -> None:
     process = _cli(settings, "ingest", "--json")
     out, err = process.communicate(timeout=300)
@@ -145,6 +147,7 @@ def test_cli_ingest_json_and_ask_json(settings: Settings) -> None:
     assert reply["citations"][0]["source"] == DOCUMENT.name
 
 
+@pytest.mark.slow
 def test_cli_jsonl_batch_goes_on_after_bad_lines(settings: Settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     ingest(settings, embeddings)
     process = _cli(settings, "ask", "--jsonl")
@@ -166,6 +169,7 @@ def test_cli_jsonl_batch_goes_on_after_bad_lines(settings: Settings, embeddings)
     assert "error" in replies[4]
 
 
+@pytest.mark.slow
 def test_cli_reports_errors_in_french_with_exit_1(settings: Settings, tmp_path: Path) -> None:
     empty = settings.model_copy(update={"corpus_dir": tmp_path / "nothing-here"})
     (tmp_path / "nothing-here").mkdir()

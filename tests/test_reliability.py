@@ -323,6 +323,7 @@ def full_disk(
         subprocess.run(["umount", "-l", str(mountpoint)], check=False, capture_output=True)
 
 
+@pytest.mark.slow
 def test_full_disk_leaves_the_previous_index_answering(full_disk: dict[str, Any]) -> None:
     assert full_disk["first"].chunks == 12 and "441 heures" in full_disk["before"]
     assert full_disk["free"] < 250_000
@@ -330,6 +331,7 @@ def test_full_disk_leaves_the_previous_index_answering(full_disk: dict[str, Any]
     assert "441 heures" in full_disk["after"]
 
 
+@pytest.mark.slow
 def test_full_disk_ingest_fails_with_one_french_line(full_disk: dict[str, Any]) -> None:
     second = full_disk["second"]
     assert second.returncode == 1

@@ -329,6 +329,7 @@ def test_concurrent_users_all_get_their_own_answer(served: str) -> None:
         assert questions[question] in reply["answer"], (question, reply)
 
 
+@pytest.mark.slow
 def test_app_py_builds_a_missing_index_then_serves(tmp_path: Path) -> None:
     """`python app.py` on an empty index folder: it ingests the corpus, then answers on its port."""
     port = free_port()
