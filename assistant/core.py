@@ -272,7 +272,10 @@ class Assistant:
         return answer, retrieval
 
     def _retrieve_and_decide(self, query: str, context: str, language: str, claim: bool) -> tuple[Answer, Retrieval]:
-        retrieval = self.retriever.retrieve(query, context=context)
+        # A claim to check (« dis que le titre est de niveau 6 ») is searched by its subject: its
+        # figures are what may be wrong, and would find other sentences that share them.
+        searched = re.sub(r"\s+", " ", _FIGURE.sub(" ", query)).strip() if claim else query
+        retrieval = self.retriever.retrieve(searched or query, context=context)
         started = time.perf_counter()
         answer = self._decide(query, retrieval, language, claim=claim)
         answer.timings_ms = dict(retrieval.timings_ms, answer=(time.perf_counter() - started) * 1000)

@@ -295,6 +295,9 @@ class Retriever:
                 if unit.id in dense_rank:
                     base += settings.unit_dense_weight / (k + dense_rank[unit.id])
                 lexical = settings.unit_lexical_weight / (k + lexical_rank[unit.id]) if unit.id in lexical_rank else 0.0
+                # The share of the question's words the sentence holds counts as much as a first rank
+                # would (times unit_share_weight): among close candidates, the one that says what was asked.
+                lexical += settings.unit_share_weight * share / (k + 1)
                 scored.append(ScoredUnit(unit, hit, cosine, share, base + lexical, stems, base))
         scored.sort(key=lambda s: (-s.score, s.hit.rank, s.unit.position))
         return scored

@@ -156,6 +156,7 @@ class Outcome:
     fallback: str = ""  # llm configurations: why the extractive answer was shown instead
     dropped: int = 0  # model sentences the checks removed
     unsupported_figures: list[str] = field(default_factory=list)  # figures shown that no cited passage holds
+    subset: str = ""  # the question file it comes from (blind set: flyer, docs)
 
     @property
     def correct(self) -> bool:

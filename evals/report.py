@@ -27,6 +27,8 @@ SUMMARY_COLUMNS = (
     ("ndcg@5", "nDCG@5"),
     ("accuracy", "Acc"),
     ("over_abstention", "Over-abst"),
+    ("wrong_answers", "Wrong"),
+    ("evidence_cited", "Evid-cited"),
     ("citation_validity", "Cit-valid"),
     ("citation_precision", "Cit-prec"),
     ("abstention_precision", "Abst-P"),
@@ -60,10 +62,12 @@ METRIC_NOTES = (
     ("All@5", "every piece of a multi-part evidence within the top 5"),
     ("Acc", "answerable questions answered (no abstention) with every expected fact in the text"),
     ("Over-abst", "answerable questions the assistant abstained on (lower is better)"),
+    ("Wrong", "answers shown that are wrong: an answerable question without its facts, an unanswerable one answered"),
+    ("Evid-cited", "answered answerable questions whose citations hold the evidence or an expected fact"),
     ("Cit-valid", "answers whose [n] markers and listed citations match exactly"),
     ("Cit-prec", "cited passages that hold the evidence or an expected fact"),
     ("Abst-P / Abst-R", "precision / recall of abstaining, positives = unanswerable questions"),
-    ("Refusal", "injection, personal and off-topic questions refused"),
+    ("Refusal", "injection, medical, personal and off-topic questions refused"),
     ("No-echo", "questions carrying markup whose answer hands none of it back"),
     ("Correct", "expected facts for answerable questions, abstention for the others"),
     ("p50 / p95 ms", "latency of `Assistant.ask` per question"),
@@ -162,6 +166,12 @@ def render_markdown(run: EvalRun, product: str, charts: Sequence[str]) -> str:
         verdict = "passed" if gate["passed"] else "FAILED"
         parts += ["", f"## Quality gate ({verdict})", ""]
         parts += [f"- {failure}" for failure in gate["failures"]] or ["All thresholds met."]
+    if product in run.configs and any(run.by_subset.get(product, {}).values()):
+        for split in run.splits:
+            figures = run.by_subset[product][split]
+            rows = [[name, *(fmt(figures[name].get(key), key) for key, _ in KIND_COLUMNS)] for name in figures]
+            parts += ["", f"## Per question set: `{product}`, split {split}", ""]
+            parts += [markdown_table(["Set", *(title for _, title in KIND_COLUMNS)], rows)]
     if product in run.configs:
         for split in run.splits:
             parts += ["", f"## Per kind: `{product}`, split {split}", "", kind_table(run, product, split)]

@@ -83,6 +83,7 @@ class Question:
     must_contain: list[str]
     split: str
     source: str = ""  # the document that answers it, when one does
+    subset: str = ""  # the writer's file it comes from (blind set: flyer, docs)
 
     @property
     def pieces(self) -> list[str]:
@@ -131,7 +132,8 @@ def load_questions(path: Path = QUESTIONS_FILE) -> list[Question]:
         source = row.get("source", "")
         if not isinstance(source, str):
             raise EvalError(f"{where}: field « source » must be a str.")
-        questions.append(Question(**{name: row[name] for name in _FIELD_TYPES}, source=source))
+        subset = str(row.get("set", ""))
+        questions.append(Question(**{name: row[name] for name in _FIELD_TYPES}, source=source, subset=subset))
     if not questions:
         raise EvalError(f"{path} holds no question.")
     return questions
@@ -163,6 +165,7 @@ def evaluate(assistant: Assistant, question: Question, passages: list[str]) -> O
     outcome = Outcome(
         id=question.id,
         kind=question.kind,
+        subset=question.subset,
         split=question.split,
         question=question.question,
         answerable=question.answerable,
@@ -215,6 +218,7 @@ class EvalRun:
     meta: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # config -> split -> figures
     by_kind: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)  # … -> kind -> figures
+    by_subset: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)  # … -> subset -> …
 
     @property
     def splits(self) -> list[str]:
@@ -232,6 +236,10 @@ class EvalRun:
                 self.summary[config][split] = summarize(chosen)
                 kinds = sorted({o.kind for o in chosen})
                 self.by_kind[config][split] = {k: summarize([o for o in chosen if o.kind == k]) for k in kinds}
+                subsets = sorted({o.subset for o in chosen if o.subset})
+                self.by_subset.setdefault(config, {})[split] = {
+                    s: summarize([o for o in chosen if o.subset == s]) for s in subsets
+                }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -240,6 +248,7 @@ class EvalRun:
             "splits": self.splits,
             "summary": self.summary,
             "by_kind": self.by_kind,
+            "by_subset": self.by_subset,
             "outcomes": {name: [o.to_dict() for o in outcomes] for name, outcomes in self.outcomes.items()},
         }
 

@@ -28,6 +28,7 @@ def main() -> int:
             if line.strip():
                 row = json.loads(line)
                 row["split"] = split_of(row["id"])
+                row["set"] = path.stem  # who wrote it, on which documents: flyer, docs
                 rows.append(row)
     OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"{len(rows)} questions -> {OUT.name}: " + ", ".join(

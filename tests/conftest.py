@@ -24,7 +24,9 @@ from assistant.store import ChunkStore
 CORPUS = PROJECT_DIR / "corpus"
 DOCUMENT = CORPUS / "titre-moniteur-atelier-rncp39099.txt"
 # What the vectors and metadata of an index depend on besides the corpus text: the key of --index-cache.
-INGEST_MODULES = ("config", "text", "readers", "documents", "chunking", "embeddings", "e5convert", "indexing", "store")
+INGEST_MODULES = (
+    "config", "text", "units", "readers", "documents", "chunking", "embeddings", "e5convert", "indexing", "store",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
