@@ -50,7 +50,7 @@ def _progress_bar(label: str) -> Any:
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=label, unit="passage", file=sys.stderr, leave=False)
+            bar = tqdm(total=total, desc=label, unit="texte", file=sys.stderr, leave=False)  # passages and sentences
         bar.n = done
         bar.refresh()
         if done >= total:
@@ -73,8 +73,8 @@ def run_ingest(settings: Settings, rebuild: bool, as_json: bool, out: TextIO) ->
         print(f"Index à jour : rien à indexer ({summary.chunks} passages, {summary.files} fichier(s)).", file=out)
     else:
         print(
-            f"Index prêt : {summary.chunks} passages de {summary.files} fichier(s) — {summary.added} ajoutés, "
-            f"{summary.unchanged} inchangés, {summary.removed} retirés.",
+            f"Index prêt : {summary.chunks} passages ({summary.units} phrases) de {summary.files} fichier(s) — "
+            f"{summary.added} ajoutés, {summary.unchanged} inchangés, {summary.removed} retirés.",
             file=out,
         )
     return 0

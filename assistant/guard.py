@@ -16,6 +16,7 @@ from assistant.analysis import fold_accents, words
 _TAG = re.compile(r"<\s*(script|style|iframe)\b.*?(<\s*/\s*\1\s*>|$)|<[^>]{0,500}>", re.IGNORECASE | re.DOTALL)
 _MD_LINK = re.compile(r"!?\[([^\]]{0,200})\]\([^)]{0,500}\)")
 _TEMPLATE = re.compile(r"\$\{[^}]{0,300}\}|\{\{.{0,300}?\}\}|\{%.{0,300}?%\}")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _URL = re.compile(r"\b(?:https?|javascript|data|ldap|file):[^\s]*", re.IGNORECASE)
 
 # Patterns are matched on folded text (lower case, no accents).
@@ -86,6 +87,7 @@ def clean(question: str, max_chars: int) -> tuple[str, bool]:
     """
     text = question.encode("utf-8", errors="replace").decode("utf-8")
     text = unicodedata.normalize("NFC", text)  # « é » typed as e + accent must read as « é »
+    text = _ANSI.sub(" ", text)  # terminal colour codes pasted with a question
     if not text.replace("\n", " ").replace("\t", " ").isprintable():  # the common case skips the loop
         text = "".join(c if unicodedata.category(c)[0] != "C" or c in "\n\t" else " " for c in text)
     text = html.unescape(text)

@@ -18,7 +18,7 @@ from assistant.config import Settings
 from assistant.documents import Skipped, load_corpus
 from assistant.errors import DiskFullError, EmptyCorpusError
 from assistant.store import ChunkStore
-from assistant.units import units_of
+from assistant.units import Unit, units_of
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 
@@ -55,6 +55,18 @@ def build_chunks(settings: Settings) -> tuple[list[Chunk], list[Skipped], int]:
     return chunks, skipped, len(documents)
 
 
+def embedding_records(chunks: list[Chunk], units: dict[str, list[Unit]] | None = None) -> dict[str, str]:
+    """What gets a vector, by id: every passage (document label, heading path, text) and every
+    sentence or list item (label and heading, then itself), scored on its own when an answer is
+    composed."""
+    units = units or {c.id: units_of(c.id, c.text, c.section, c.kind, c.source) for c in chunks}
+    records: dict[str, str] = {}
+    for chunk in chunks:
+        records[chunk.id] = chunk.indexed_text
+        records.update((u.id, u.embedded_text) for u in units[chunk.id])
+    return records
+
+
 def model_name(embeddings: Embeddings) -> str:
     return str(getattr(embeddings, "name", type(embeddings).__name__))
 
@@ -85,12 +97,7 @@ def ingest(
     summary = IngestSummary(chunks=len(chunks), files=files, skipped=skipped)
 
     units = {c.id: units_of(c.id, c.text, c.section, c.kind, c.source) for c in chunks}
-    # What gets a vector: every passage (heading path, then text) and every sentence or list item
-    # (its heading, then itself): sentences are scored on their own when an answer is composed.
-    records: dict[str, str] = {}
-    for chunk in chunks:
-        records[chunk.id] = chunk.indexed_text
-        records.update((u.id, u.embedded_text) for u in units[chunk.id])
+    records = embedding_records(chunks, units)
 
     live_name = store.live_name()
     old_vectors: dict[str, Any] = {}

@@ -222,6 +222,8 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     summary["dropped_sentences"] = sum(o.dropped for o in outcomes) if generated else None
     summary["hallucinated_figures"] = sum(len(o.unsupported_figures) for o in outcomes if not o.abstained)
     summary["latency_p50_ms"] = percentile(latencies, 50)
+    # The question's embedding alone: the latency target is p50 ≤ 1.5 × this + 5 ms.
+    summary["embed_p50_ms"] = percentile([o.timings_ms["embed"] for o in outcomes if "embed" in o.timings_ms], 50)
     summary["latency_p95_ms"] = percentile(latencies, 95)
     return summary
 

@@ -115,7 +115,7 @@ def test_answer_shows_its_sources_and_markers_lead_to_them(page: Any) -> None:
     source = reply.locator("li.source").first
     assert source.locator(".source-head").inner_text() == "[1] titre-moniteur-atelier-rncp39099.txt — La formation"
     assert source.locator("mark").first.inner_text() == "441 heures de formation pour un parcours complet"
-    reply.get_by_role("link", name="Source [1]").click()
+    reply.get_by_role("link", name="Source [1]").first.click()
     assert page.evaluate("location.hash") == "#source-0-1"
     assert page.evaluate("document.querySelector('#source-0-1').matches(':target')")
     reply.locator("summary").first.click()  # the whole passage, one click away

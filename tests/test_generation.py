@@ -268,7 +268,7 @@ def test_a_real_openai_compatible_endpoint(index_settings, embeddings, smollm2) 
     )
     model = load_chat_model(settings)
     assert type(model).__name__ == "ChatOpenAI"
-    streamed, answer = run(llm_assistant(index_settings, embeddings, model, llm_passages=1), "Qui délivre le titre ?")
+    streamed, answer = run(llm_assistant(index_settings, embeddings, model, llm_passages=1), "Combien d'heures dure la formation ?")
     assert streamed.strip()
     assert answer.fallback in ("", "no_citation")
     assert_checked(answer)

@@ -45,9 +45,9 @@ def _ids(settings: Settings) -> set[str]:
 
 def test_second_ingest_embeds_nothing(settings: Settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     first = ingest(settings, embeddings)
-    assert (first.added, first.unchanged, first.removed, first.chunks) == (12, 0, 0, 12)
+    assert (first.added, first.unchanged, first.removed, first.chunks) == (17, 0, 0, 17)
     second = ingest(settings, embeddings)
-    assert (second.added, second.unchanged, second.removed) == (0, 12, 0)
+    assert (second.added, second.unchanged, second.removed) == (0, 17, 0)
     assert second.collection == first.collection
 
 
@@ -57,7 +57,7 @@ def test_changed_file_has_its_chunks_replaced(settings: Settings, corpus: Path, 
     path = corpus / DOCUMENT.name
     path.write_text(path.read_text(encoding="utf-8").replace("16 personnes", "12 personnes"), encoding="utf-8")
     summary = ingest(settings, embeddings)
-    assert (summary.added, summary.removed, summary.unchanged) == (1, 1, 11)
+    assert (summary.added, summary.removed, summary.unchanged) == (1, 1, 16)
     after = _ids(settings)
     assert len(after - before) == 1 and len(before - after) == 1
     answer = Assistant(settings, embeddings, ChunkStore.open(settings)).ask("Combien de personnes dans un groupe ?")
@@ -66,11 +66,11 @@ def test_changed_file_has_its_chunks_replaced(settings: Settings, corpus: Path, 
 
 def test_removed_file_has_its_chunks_deleted(settings: Settings, corpus: Path, embeddings) -> None:  # type: ignore[no-untyped-def]
     (corpus / "extra.md").write_text("# Extra\n\nLe titre se prépare en atelier.", encoding="utf-8")
-    assert ingest(settings, embeddings).chunks == 13
+    assert ingest(settings, embeddings).chunks == 18
     (corpus / "extra.md").unlink()
     summary = ingest(settings, embeddings)
-    assert (summary.added, summary.removed, summary.chunks) == (0, 1, 12)
-    assert len(_ids(settings)) == 12
+    assert (summary.added, summary.removed, summary.chunks) == (0, 1, 17)
+    assert len(_ids(settings)) == 17
 
 
 def test_empty_corpus_keeps_the_index(settings: Settings, corpus: Path, embeddings) -> None:  # type: ignore[no-untyped-def]
@@ -78,7 +78,7 @@ def test_empty_corpus_keeps_the_index(settings: Settings, corpus: Path, embeddin
     (corpus / DOCUMENT.name).unlink()
     with pytest.raises(EmptyCorpusError, match="Aucun document utilisable"):
         ingest(settings, embeddings)
-    assert len(_ids(settings)) == 12
+    assert len(_ids(settings)) == 17
 
 
 def test_interrupted_rebuild_leaves_the_old_index_answering(settings: Settings, embeddings) -> None:  # type: ignore[no-untyped-def]
@@ -132,12 +132,13 @@ def test_cli_ingest_json_and_ask_json(settings: Settings) -> None:
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     # The progress bar starts as embedding starts: its rate is the embedding rate (a few to a few hundred
-    # passages a second), not 12 passages over the microseconds between two calls (« 967916.31 passage/s »).
-    assert "12/12" in err, err
-    assert all(float(rate) < 5000 for rate in re.findall(r"([\d.]+)passage/s", err)), err
+    # texts a second), not 54 texts over the microseconds between two calls (« 967916.31 passage/s »). The
+    # flyer's 17 passages and their 37 sentences and list items are each embedded.
+    assert "54/54" in err, err
+    assert all(float(rate) < 5000 for rate in re.findall(r"([\d.]+)texte/s", err)), err
     summary = json.loads(out)
     assert {k: summary[k] for k in ("added", "unchanged", "removed", "chunks", "skipped")} == {
-        "added": 12, "unchanged": 0, "removed": 0, "chunks": 12, "skipped": [],
+        "added": 17, "unchanged": 0, "removed": 0, "chunks": 17, "skipped": [],
     }  # fmt: skip
     process = _cli(settings, "ask", "Combien d'heures dure la formation ?", "--json")
     out, err = process.communicate(timeout=300)

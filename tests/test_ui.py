@@ -73,7 +73,8 @@ def test_answer_streams_then_shows_its_sources(handlers: ChatHandlers) -> None:
         {"role": "user", "content": "Combien d'heures dure la formation ?"},
         {
             "role": "assistant",
-            "content": "D'après les documents : « 441 heures de formation pour un parcours complet » [1]",
+            "content": "D'après les documents :\n- « 441 heures de formation pour un parcours complet » [1]\n"
+            "- « 980 heures de stage long » [1]\n- « 105 heures de stage court » [1]",
         },
     ]
 
