@@ -325,7 +325,7 @@ def full_disk(
 
 @pytest.mark.slow
 def test_full_disk_leaves_the_previous_index_answering(full_disk: dict[str, Any]) -> None:
-    assert full_disk["first"].chunks == 12 and "441 heures" in full_disk["before"]
+    assert full_disk["first"].chunks == 17 and "441 heures" in full_disk["before"]
     assert full_disk["free"] < 250_000
     assert full_disk["second"].returncode != 0, full_disk["second"].stdout
     assert "441 heures" in full_disk["after"]
