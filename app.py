@@ -3,7 +3,7 @@
 import sys
 
 from assistant.config import Settings
-from assistant.ui import serve
+from assistant.app.ui import serve
 
 if __name__ == "__main__":
     sys.exit(serve(Settings()))

@@ -12,16 +12,16 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from assistant.analysis import fold_accents
-from assistant.answer import Answer, compose
+from assistant.answer.compose import Answer, compose
+from assistant.answer.guard import clean, read
+from assistant.answer.messages import say
 from assistant.config import Settings
-from assistant.embeddings import load_embeddings
 from assistant.errors import AssistantError, ConfigError, InvalidQuestionError, StoreUnavailableError
-from assistant.guard import clean, read
-from assistant.messages import say
 from assistant.profile import current_profile
-from assistant.retrieval import Hit, Retrieval, Retriever, is_elliptic, previous_user_turn
-from assistant.store import ChunkStore
+from assistant.search.analysis import fold_accents
+from assistant.search.embeddings import load_embeddings
+from assistant.search.retrieval import Hit, Retrieval, Retriever, is_elliptic, previous_user_turn
+from assistant.search.store import ChunkStore
 
 logger = logging.getLogger(__name__)
 ANSWER_MODES = ("extractive", "llm")
@@ -64,7 +64,7 @@ class Assistant:
             )
         self.chat_model: BaseChatModel | None = None
         if settings.answer_mode == "llm":
-            from assistant.llm import load_chat_model
+            from assistant.answer.llm import load_chat_model
 
             self.chat_model = chat_model or load_chat_model(settings)
         self.settings = settings
@@ -162,8 +162,8 @@ class Assistant:
 
     def _generate(self, retrieval: Retrieval, extractive: Answer) -> Generator[str, None, Answer]:
         """The model's answer from the passages, checked; the extractive one if it fails."""
-        from assistant.generation import build_messages, renumber, stream_answer, validate
-        from assistant.llm import ModelFailure
+        from assistant.answer.generation import build_messages, renumber, stream_answer, validate
+        from assistant.answer.llm import ModelFailure
 
         assert self.chat_model is not None
         hits = self._passages_for_model(retrieval, extractive)
@@ -258,12 +258,7 @@ class Assistant:
         own (« Et le stage court ? ») is searched again with the previous user turn."""
         answer, retrieval = self._retrieve_and_decide(query, "", language, claim)
         previous = previous_user_turn(history)
-        if (
-            answer.abstained
-            and self.settings.followups
-            and previous
-            and is_elliptic(query, retrieval.terms)
-        ):
+        if answer.abstained and self.settings.followups and previous and is_elliptic(query, retrieval.terms):
             followup, with_context = self._retrieve_and_decide(query, previous, language, claim)
             if not followup.abstained:
                 embed = retrieval.timings_ms.get("embed", 0.0)

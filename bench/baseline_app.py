@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gradio as gr  # noqa: E402
 
+from assistant.app.ui import configure_queue, launch_options  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.ui import configure_queue, launch_options  # noqa: E402
 
 CANNED = "D'après les documents : 441 heures, 105 heures, 980 heures, niveau 4, Bloc 1 à Bloc 4."
 

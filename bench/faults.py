@@ -58,7 +58,7 @@ def ingest_process(corpus: Path, index: Path, *args: str) -> subprocess.Popen[st
 def answers(settings: Any, embeddings: Any) -> bool:
     """Whether a fresh Assistant over the index answers the reference question with the fact."""
     from assistant.core import Assistant
-    from assistant.store import ChunkStore
+    from assistant.search.store import ChunkStore
 
     try:
         return FACT in Assistant(settings, embeddings, ChunkStore.open(settings)).ask(QUESTION).text
@@ -70,8 +70,8 @@ def answers(settings: Any, embeddings: Any) -> bool:
 def bench_kills(tmp: Path, embeddings: Any, trials: int, seed: int) -> tuple[int, int]:
     """`kill -9` of `ingest.py --rebuild` at random moments. Returns (survived, trials)."""
     from assistant.config import PROJECT_DIR, Settings
-    from assistant.indexing import ingest
-    from assistant.store import ChunkStore
+    from assistant.ingest.indexing import ingest
+    from assistant.search.store import ChunkStore
 
     corpus = tmp / "kill-corpus"
     corpus.mkdir()
@@ -156,7 +156,7 @@ def large_corpus_file(path: Path, sections: int) -> None:
 def full_disk(tmp: Path, embeddings: Any, size: str = "3m", sections: int = 20) -> dict[str, Any]:
     """Runs the full-disk scenario and returns what happened; unmounts in any case."""
     from assistant.config import PROJECT_DIR, Settings
-    from assistant.indexing import ingest
+    from assistant.ingest.indexing import ingest
 
     corpus = tmp / "disk-corpus"
     corpus.mkdir()
@@ -187,7 +187,7 @@ def full_disk(tmp: Path, embeddings: Any, size: str = "3m", sections: int = 20) 
 
 def bench_votes(tmp: Path, votes: int, threads: int) -> tuple[int, int, int, float]:
     """`votes` votes from `threads` threads. Returns (stored, distinct, expected, seconds)."""
-    from assistant.feedback import FeedbackStore
+    from assistant.app.feedback import FeedbackStore
 
     store = FeedbackStore(tmp / "votes" / "feedback.sqlite3")
     per_thread = votes // threads
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ["HF_HUB_OFFLINE"] = "1"
     from assistant.config import Settings
-    from assistant.embeddings import load_embeddings
+    from assistant.search.embeddings import load_embeddings
 
     failed = []
     embeddings = load_embeddings(Settings())

@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from assistant.config import Settings
-    from assistant.embeddings import load_embeddings
-    from assistant.indexing import build_chunks, ingest
+    from assistant.ingest.indexing import build_chunks, ingest
+    from assistant.search.embeddings import load_embeddings
 
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(folder) / "corpus"

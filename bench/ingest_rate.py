@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.config import Settings  # noqa: E402
-from assistant.embeddings import load_embeddings  # noqa: E402
-from assistant.indexing import build_chunks, embedding_records, ingest  # noqa: E402
+from assistant.ingest.indexing import build_chunks, embedding_records, ingest  # noqa: E402
+from assistant.search.embeddings import load_embeddings  # noqa: E402
 
 
 def main() -> int:
@@ -37,7 +37,9 @@ def main() -> int:
     records = summary.chunks + summary.units
     print(f"corpus: {files} files, {summary.chunks} passages, {summary.units} sentences = {records} texts embedded")
     print(f"raw embedding: {len(texts) / raw_s:.1f} texts/s ({raw_s:.1f} s)")
-    print(f"ingest: {records / ingest_s:.1f} texts/s ({ingest_s:.1f} s) = {raw_s / ingest_s:.0%} of raw (target ≥ 80 %)")
+    print(
+        f"ingest: {records / ingest_s:.1f} texts/s ({ingest_s:.1f} s) = {raw_s / ingest_s:.0%} of raw (target ≥ 80 %)"
+    )
     return 0
 
 

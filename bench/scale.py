@@ -16,12 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.bench import QUESTIONS  # noqa: E402
+from assistant.app.bench import QUESTIONS  # noqa: E402
 from assistant.config import PROJECT_DIR, Settings  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
-from assistant.embeddings import load_embeddings  # noqa: E402
-from assistant.indexing import build_chunks, ingest  # noqa: E402
-from assistant.store import ChunkStore  # noqa: E402
+from assistant.ingest.indexing import build_chunks, ingest  # noqa: E402
+from assistant.search.embeddings import load_embeddings  # noqa: E402
+from assistant.search.store import ChunkStore  # noqa: E402
 
 DOCUMENT = PROJECT_DIR / "corpus" / "titre-moniteur-atelier-rncp39099.txt"
 

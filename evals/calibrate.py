@@ -36,8 +36,8 @@ class Signals:
 def collect() -> list[Signals]:
     from assistant.config import Settings
     from assistant.core import Assistant
-    from assistant.embeddings import load_embeddings
-    from assistant.store import ChunkStore
+    from assistant.search.embeddings import load_embeddings
+    from assistant.search.store import ChunkStore
 
     settings = Settings(**_OFF)
     embeddings = load_embeddings(settings)

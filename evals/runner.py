@@ -7,7 +7,6 @@ One embedding model and one Chroma store are loaded per run; each configuration 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.errors import AssistantError
-from assistant.retrieval import Retrieval
+from assistant.search.retrieval import Retrieval
 from evals import EvalError
 from evals.metrics import (
     Outcome,
@@ -258,8 +257,8 @@ def open_index(settings: Settings, embeddings: Embeddings) -> tuple[Any, dict[st
 
     Returns the store and what was done (for the report).
     """
-    from assistant.indexing import ingest, model_name
-    from assistant.store import ChunkStore
+    from assistant.ingest.indexing import ingest, model_name
+    from assistant.search.store import ChunkStore
 
     store = ChunkStore.open(settings)
     info: dict[str, Any] = {"index": store.where, "built": False}
@@ -293,7 +292,7 @@ def run_configs(
         EvalError: an unknown configuration name.
         AssistantError: the model or the index cannot be loaded.
     """
-    from assistant.embeddings import load_embeddings
+    from assistant.search.embeddings import load_embeddings
 
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:

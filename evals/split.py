@@ -31,9 +31,10 @@ def main() -> int:
                 row["set"] = path.stem  # who wrote it, on which documents: flyer, docs
                 rows.append(row)
     OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    print(f"{len(rows)} questions -> {OUT.name}: " + ", ".join(
-        f"{s} {sum(r['split'] == s for r in rows)}" for s in ("dev", "test")
-    ))
+    print(
+        f"{len(rows)} questions -> {OUT.name}: "
+        + ", ".join(f"{s} {sum(r['split'] == s for r in rows)}" for s in ("dev", "test"))
+    )
     return 0
 
 

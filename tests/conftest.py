@@ -17,15 +17,24 @@ import pytest
 
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
-from assistant.embeddings import load_embeddings
-from assistant.indexing import ingest
-from assistant.store import ChunkStore
+from assistant.ingest.indexing import ingest
+from assistant.search.embeddings import load_embeddings
+from assistant.search.store import ChunkStore
 
 CORPUS = PROJECT_DIR / "corpus"
 DOCUMENT = CORPUS / "titre-moniteur-atelier-rncp39099.txt"
 # What the vectors and metadata of an index depend on besides the corpus text: the key of --index-cache.
 INGEST_MODULES = (
-    "config", "text", "units", "readers", "documents", "chunking", "embeddings", "e5convert", "indexing", "store",
+    "config",
+    "text",
+    "ingest/units",
+    "ingest/readers",
+    "ingest/documents",
+    "ingest/chunking",
+    "search/embeddings",
+    "search/e5convert",
+    "ingest/indexing",
+    "search/store",
 )
 
 
@@ -152,7 +161,7 @@ def free_port() -> int:
 @contextmanager
 def served_app(assistant: Assistant, settings: Settings) -> Iterator[str]:
     """The chat app, launched on settings.port in this process; yields its URL, closes it after."""
-    from assistant.ui import build_app, launch_options
+    from assistant.app.ui import build_app, launch_options
 
     app = build_app(assistant, settings)
     app.launch(**launch_options(settings), prevent_thread_lock=True, quiet=True)

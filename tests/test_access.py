@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from assistant.app.feedback import FeedbackStore
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
-from assistant.feedback import FeedbackStore
 
 from .conftest import app_settings, served_app
 

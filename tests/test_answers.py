@@ -21,7 +21,11 @@ def _missed(*values: str) -> object:
 ANSWERABLE = [
     ("Combien d'heures dure la formation ?", "441 heures de formation pour un parcours complet", "La formation"),
     ("Quel est le niveau du titre ?", "niveau 4", "Le métier visé"),
-    _missed("Que faut-il pour entrer en formation ?", "expérience minimale de 70 heures", "Les prérequis d'accès à la formation"),
+    _missed(
+        "Que faut-il pour entrer en formation ?",
+        "expérience minimale de 70 heures",
+        "Les prérequis d'accès à la formation",
+    ),
     ("Quel est le taux de réussite ?", "88% de taux de réussite", "Les chiffres clés"),
     ("Combien de personnes dans un groupe ?", "16 personnes", "La formation"),
     ("Quelles sont les voies d'accès à la certification ?", "Par la validation des acquis", "2 voies d'accès"),
@@ -63,7 +67,7 @@ def test_every_quote_is_word_for_word_from_its_citation(assistant: Assistant) ->
 def test_dense_search_in_memory_ranks_as_chroma_does(assistant: Assistant, embeddings) -> None:  # type: ignore[no-untyped-def]
     """The embedded index is searched in memory; a Chroma query of the same index ranks the same
     chunks in the same order with the same similarities."""
-    from assistant.store import ChunkStore
+    from assistant.search.store import ChunkStore
 
     assert assistant.retriever.in_memory
     settings = assistant.settings.model_copy(update={"dense_search": "chroma"})
@@ -84,7 +88,7 @@ def test_dense_search_in_memory_ranks_as_chroma_does(assistant: Assistant, embed
 
 def test_unknown_dense_search_is_a_clear_error(assistant: Assistant, embeddings) -> None:  # type: ignore[no-untyped-def]
     from assistant.errors import ConfigError
-    from assistant.store import ChunkStore
+    from assistant.search.store import ChunkStore
 
     settings = assistant.settings.model_copy(update={"dense_search": "gpu"})
     with pytest.raises(ConfigError, match="ASSISTANT_DENSE_SEARCH « gpu » inconnu"):
@@ -132,7 +136,7 @@ def test_self_contained_question_ignores_history(assistant: Assistant) -> None:
 
 
 def test_elliptic_form_is_read_from_the_question_not_its_pronouns(assistant: Assistant) -> None:
-    from assistant.retrieval import is_elliptic
+    from assistant.search.retrieval import is_elliptic
 
     def elliptic(question: str) -> bool:
         return is_elliptic(question, assistant.retriever.lexical.read_question(question))
@@ -171,7 +175,13 @@ def test_abstains_when_the_documents_do_not_say(assistant: Assistant, question: 
 
 
 ABSTENTION_REASONS = (
-    "low_relevance", "low_coverage", "low_support", "unknown_words", "unknown_name", "unknown_year", "no_passage",
+    "low_relevance",
+    "low_coverage",
+    "low_support",
+    "unknown_words",
+    "unknown_name",
+    "unknown_year",
+    "no_passage",
 )
 
 
@@ -207,6 +217,8 @@ def test_the_audiences_own_words_are_never_refused(assistant: Assistant, questio
     says they do not say; it is never a refusal."""
     answer = assistant.ask(question)
     assert answer.reason not in ("personal", "medical", "injection", "offtopic", "forgery"), answer.reason
+
+
 def test_false_premise_gets_the_documents_fact(assistant: Assistant) -> None:
     answer = assistant.ask("Dis que le titre est de niveau 6")
     assert not answer.abstained

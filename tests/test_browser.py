@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from assistant.app.ui import EXAMPLES
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
-from assistant.ui import EXAMPLES
 
 from .conftest import free_port, served_app
 
@@ -298,7 +298,7 @@ def test_llm_mode_shows_the_draft_then_the_checked_answer(
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
 
-    from assistant.store import ChunkStore
+    from assistant.search.store import ChunkStore
 
     class SlowModel(GenericFakeChatModel):
         def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:  # type: ignore[override]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.chunking import chunk_document, chunk_id, split_sentences
-from assistant.documents import SourceDocument
+from assistant.ingest.chunking import chunk_document, chunk_id, split_sentences
+from assistant.ingest.documents import SourceDocument
 
 from .conftest import DOCUMENT
 
@@ -22,7 +22,9 @@ def test_headings_travel_with_their_passages() -> None:
     assert "2 voies d'accès" in sections
     prerequisites = next(c for c in chunks if c.section == "Les prérequis d'accès à la formation")
     assert prerequisites.text.startswith("Disposer d'une expérience minimale de 70 heures")
-    assert prerequisites.indexed_text.startswith("titre moniteur atelier rncp39099\nLes prérequis d'accès à la formation\nDisposer")
+    assert prerequisites.indexed_text.startswith(
+        "titre moniteur atelier rncp39099\nLes prérequis d'accès à la formation\nDisposer"
+    )
 
 
 def test_key_figures_are_passages_not_headings() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from assistant.documents import load_corpus
+from assistant.ingest.documents import load_corpus
 
 
 def test_reads_utf8_bom_and_windows_1252(tmp_path: Path) -> None:

@@ -209,7 +209,7 @@ def test_thresholds_with_an_unknown_metric_are_refused(tmp_path: Path) -> None:
 def test_blind_questions_are_grounded_in_their_documents_and_mostly_beyond_the_flyer() -> None:
     """Every evidence and key string of the blind set is in the document it names, as the ingest
     reads it (HTML without its tags); 250 questions at least, 60 % of them on other documents."""
-    from assistant.documents import load_corpus
+    from assistant.ingest.documents import load_corpus
 
     documents, _ = load_corpus(PROJECT_DIR / "corpus", 20_000_000)
     texts = {d.source: normalise(d.text) for d in documents}

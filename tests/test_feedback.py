@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.feedback import CSV_COLUMNS, FeedbackStore
+from assistant.app.feedback import CSV_COLUMNS, FeedbackStore
 
 CITATIONS = [{"n": 1, "source": "titre.txt", "section": "La formation", "rank": 1, "score": 0.03}]
 

@@ -13,12 +13,12 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
 from assistant import documents
-from assistant.chunking import chunk_document
 from assistant.config import Settings
 from assistant.core import Assistant
-from assistant.documents import load_corpus
-from assistant.indexing import ingest
-from assistant.store import ChunkStore
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.documents import load_corpus
+from assistant.ingest.indexing import ingest
+from assistant.search.store import ChunkStore
 
 Line = tuple[str, int]  # (text, font size): 16 and 13 are headings, 11 the body
 

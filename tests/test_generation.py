@@ -19,15 +19,15 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from assistant.answer import Answer
+from assistant.answer.compose import Answer
+from assistant.answer.generation import build_messages, figures_in, validate
+from assistant.answer.llm import LocalGGUFChat, load_chat_model, packaged_gguf
+from assistant.app.feedback import FeedbackStore
+from assistant.app.ui import ChatHandlers, Conversation
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.errors import ConfigError
-from assistant.feedback import FeedbackStore
-from assistant.generation import build_messages, figures_in, validate
-from assistant.llm import LocalGGUFChat, load_chat_model, packaged_gguf
-from assistant.store import ChunkStore
-from assistant.ui import ChatHandlers, Conversation
+from assistant.search.store import ChunkStore
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.generation
@@ -268,7 +268,9 @@ def test_a_real_openai_compatible_endpoint(index_settings, embeddings, smollm2) 
     )
     model = load_chat_model(settings)
     assert type(model).__name__ == "ChatOpenAI"
-    streamed, answer = run(llm_assistant(index_settings, embeddings, model, llm_passages=1), "Combien d'heures dure la formation ?")
+    streamed, answer = run(
+        llm_assistant(index_settings, embeddings, model, llm_passages=1), "Combien d'heures dure la formation ?"
+    )
     assert streamed.strip()
     assert answer.fallback in ("", "no_citation")
     assert_checked(answer)

@@ -18,8 +18,8 @@ import pytest
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 from assistant.errors import EmptyCorpusError, IndexMissingError
-from assistant.indexing import ingest
-from assistant.store import ChunkStore
+from assistant.ingest.indexing import ingest
+from assistant.search.store import ChunkStore
 
 from .conftest import DOCUMENT
 

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
+from assistant.app.feedback import FeedbackStore
+from assistant.app.ui import ChatHandlers, Conversation
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
-from assistant.feedback import FeedbackStore
-from assistant.indexing import ingest
-from assistant.store import ChunkStore
-from assistant.ui import ChatHandlers, Conversation
+from assistant.ingest.indexing import ingest
+from assistant.search.store import ChunkStore
 
 from .conftest import DOCUMENT, app_settings, served_app
 

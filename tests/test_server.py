@@ -15,8 +15,8 @@ import pytest
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.errors import StoreUnavailableError
-from assistant.indexing import ingest
-from assistant.store import ChunkStore
+from assistant.ingest.indexing import ingest
+from assistant.search.store import ChunkStore
 
 from .conftest import DOCUMENT, free_port
 from .test_answers import ANSWERABLE

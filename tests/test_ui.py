@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from assistant.answer import Citation
+from assistant.answer.compose import Citation
+from assistant.app.feedback import FeedbackStore
+from assistant.app.render import render_question, render_sources
+from assistant.app.ui import EXAMPLES, ChatHandlers, Conversation
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
-from assistant.feedback import FeedbackStore
-from assistant.render import render_question, render_sources
-from assistant.ui import EXAMPLES, ChatHandlers, Conversation
 
 from .conftest import app_settings, free_port, served_app
 

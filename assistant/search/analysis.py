@@ -13,7 +13,7 @@ import threading
 import unicodedata
 from functools import lru_cache
 
-from assistant.stopwords import QUESTION_WORDS, STOP_WORDS
+from assistant.search.stopwords import QUESTION_WORDS, STOP_WORDS
 
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
 _DIGIT_GROUP = re.compile(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)")
@@ -22,8 +22,20 @@ _SHORTEST_STEMMED = 4
 # Number words read as the digits documents print (« trois blocs » finds « 3 blocs »); « un » and
 # « une » stay articles.
 _NUMBERS = dict(
-    deux="2", trois="3", quatre="4", cinq="5", six="6", sept="7", huit="8", neuf="9", dix="10", douze="12",
-    two="2", three="3", four="4", five="5",
+    deux="2",
+    trois="3",
+    quatre="4",
+    cinq="5",
+    six="6",
+    sept="7",
+    huit="8",
+    neuf="9",
+    dix="10",
+    douze="12",
+    two="2",
+    three="3",
+    four="4",
+    five="5",
 )
 _local = threading.local()  # a PyStemmer object is not safe to share between threads
 

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.analysis import analyze
-from assistant.chunking import indexed_text
 from assistant.config import Settings
 from assistant.errors import ConfigError, StoreUnavailableError
-from assistant.lexical import LexicalIndex, QueryTerm
-from assistant.store import StoredChunk, is_connection_error
-from assistant.units import Unit, units_of
+from assistant.ingest.chunking import indexed_text
+from assistant.ingest.units import Unit, units_of
+from assistant.search.analysis import analyze
+from assistant.search.lexical import LexicalIndex, QueryTerm
+from assistant.search.store import StoredChunk, is_connection_error
 
 MODES = ("hybrid", "dense", "bm25")
 DENSE_SEARCHES = ("auto", "memory", "chroma")
@@ -162,7 +162,7 @@ class Retriever:
         # BM25 over the sentences, each with its document label and heading (what was embedded).
         self.unit_lexical = LexicalIndex([u.embedded_text for u in self._all_units])
         self._unit_row: dict[str, int] = {}
-        unit_rows = []
+        unit_rows: list[Any] = []
         for unit in (u for us in self.units.values() for u in us if u.id in vectors):
             self._unit_row[unit.id] = len(unit_rows)
             unit_rows.append(vectors[unit.id])
@@ -197,9 +197,7 @@ class Retriever:
     def _unit_dense(self, vector: np.ndarray) -> np.ndarray | None:
         return None if self._unit_matrix is None else self._unit_matrix @ vector
 
-    def retrieve(
-        self, question: str, history: list[dict[str, str]] | None = None, context: str = ""
-    ) -> Retrieval:
+    def retrieve(self, question: str, history: list[dict[str, str]] | None = None, context: str = "") -> Retrieval:
         """Finds the passages and scores the sentences for a question.
 
         Args:
@@ -231,8 +229,8 @@ class Retriever:
             rankings.append((settings.dense_weight, ranked))
             if unit_dense is not None:
                 best_unit: dict[str, float] = {}
-                for parent, units in self.units.items():
-                    rows = [self._unit_row[u.id] for u in units if u.id in self._unit_row]
+                for parent, own in self.units.items():
+                    rows = [self._unit_row[u.id] for u in own if u.id in self._unit_row]
                     if rows:
                         best_unit[parent] = float(unit_dense[rows].max())
                 by_unit = sorted(best_unit.items(), key=lambda pair: -pair[1])[:k]

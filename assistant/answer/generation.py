@@ -18,20 +18,20 @@ from dataclasses import dataclass, field
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from assistant.analysis import analyze
-from assistant.answer import Citation, citation_for
-from assistant.chunking import split_sentences
-from assistant.llm import ModelFailure
+from assistant.answer.compose import Citation, citation_for
+from assistant.answer.llm import ModelFailure
+from assistant.ingest.chunking import split_sentences
 from assistant.profile import current_profile
-from assistant.retrieval import Hit
+from assistant.search.analysis import analyze
+from assistant.search.retrieval import Hit
 
 NOT_SAID = {
     "fr": "Les documents dont je dispose ne le précisent pas.",
     "en": "The documents I have do not say.",
 }
 SYSTEM_PROMPT = (
-    "Tu es l'assistant du titre professionnel {title}. Tu réponds à la question uniquement à partir des extraits numérotés fournis, jamais "
-    "de mémoire.\n"
+    "Tu es l'assistant du titre professionnel {title}. Tu réponds à la question uniquement à partir "
+    "des extraits numérotés fournis, jamais de mémoire.\n"
     "Règles :\n"
     "- Après chaque phrase, indique entre crochets le numéro de l'extrait qui la justifie, par exemple [1].\n"
     "- N'écris aucun chiffre, aucune date, aucune règle qui ne figure pas dans les extraits.\n"

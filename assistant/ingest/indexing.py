@@ -13,12 +13,12 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from assistant.chunking import TEXT_FORMAT, Chunk, chunk_document
 from assistant.config import Settings
-from assistant.documents import Skipped, load_corpus
 from assistant.errors import DiskFullError, EmptyCorpusError
-from assistant.store import ChunkStore
-from assistant.units import Unit, units_of
+from assistant.ingest.chunking import TEXT_FORMAT, Chunk, chunk_document
+from assistant.ingest.documents import Skipped, load_corpus
+from assistant.ingest.units import Unit, units_of
+from assistant.search.store import ChunkStore
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 
@@ -151,7 +151,7 @@ def ingest(
                 ids=ids[i : i + 500],
                 embeddings=[list(vectors[r]) for r in ids[i : i + 500]],
                 documents=texts[i : i + 500],
-                metadatas=metadatas[i : i + 500],  # type: ignore[arg-type]
+                metadatas=metadatas[i : i + 500],
             )
         store.publish(collection.name)
     except Exception as err:

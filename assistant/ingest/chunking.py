@@ -12,11 +12,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from assistant.documents import SourceDocument
+from assistant.ingest.documents import SourceDocument
 from assistant.text import LIST_ITEM as _LIST_ITEM
 from assistant.text import SENTENCE_END as _SENTENCE_END
-from assistant.text import document_label
-from assistant.text import split_sentences  # noqa: F401 - part of the chunker's API
+from assistant.text import (
+    document_label,
+    split_sentences,  # noqa: F401 - part of the chunker's API
+)
 
 _MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _NUMBERED_HEADING = re.compile(

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.readers import READERS, UnreadableFileError, decode_text, read_plain_text
+from assistant.ingest.readers import READERS, UnreadableFileError, decode_text, read_plain_text
 
 __all__ = [
     "READERS", "SourceDocument", "Skipped", "UnreadableFileError", "decode_text", "load_corpus", "read_plain_text",

@@ -12,8 +12,8 @@ import html
 import re
 from collections.abc import Sequence
 
-from assistant.answer import Citation
-from assistant.feedback import Interaction
+from assistant.answer.compose import Citation
+from assistant.app.feedback import Interaction
 
 _TEXTS: dict[str, dict[str, str]] = {
     "too_long": {
@@ -125,8 +125,7 @@ def render_draft(text: str, language: str) -> str:
     """A language model's text as it comes, marked as not yet checked (the checked answer replaces it)."""
     label = html.escape(ui_text("draft", language))
     return (
-        f'<div class="answer streaming draft" lang="{language}">'
-        f'<p class="draft-label">{label}</p>{_inline(text)}</div>'
+        f'<div class="answer streaming draft" lang="{language}"><p class="draft-label">{label}</p>{_inline(text)}</div>'
     )
 
 
@@ -161,8 +160,10 @@ def render_answer(answer_text: str, citations: Sequence[Citation], turn: int, la
         blocks.append("<ul>" + "".join(items) + "</ul>")
     kind = "answered" if reason == "answered" else "abstained"
     return (
-        f'<div class="answer {kind}" lang="{language}">' + "".join(blocks)
-        + render_sources(citations, turn, language) + "</div>"
+        f'<div class="answer {kind}" lang="{language}">'
+        + "".join(blocks)
+        + render_sources(citations, turn, language)
+        + "</div>"
     )
 
 
@@ -175,9 +176,13 @@ def render_sources(citations: Sequence[Citation], turn: int, language: str) -> s
     for c in citations:
         page = f", p. {int(c.page)}" if c.page else ""
         shown, whole = excerpt(c.text, c.quotes)
-        rest = "" if whole else (
-            f'<details><summary>{ui_text("whole_passage", language)}</summary>'
-            f'<blockquote class="passage" lang="fr">{highlight(c.text, c.quotes)}</blockquote></details>'
+        rest = (
+            ""
+            if whole
+            else (
+                f"<details><summary>{ui_text('whole_passage', language)}</summary>"
+                f'<blockquote class="passage" lang="fr">{highlight(c.text, c.quotes)}</blockquote></details>'
+            )
         )
         items.append(
             f'<li id="{source_id(turn, c.n)}" class="source" tabindex="-1">'
@@ -220,7 +225,7 @@ def render_interactions(interactions: Sequence[Interaction]) -> str:
     for item in interactions:
         citations = "".join(
             f"<li>[{html.escape(str(c.get('n')))}] {html.escape(str(c.get('source')))} — "
-            f"{html.escape(str(c.get('section')))}<br><span class=\"scores\">rang {html.escape(str(c.get('rank')))}"
+            f'{html.escape(str(c.get("section")))}<br><span class="scores">rang {html.escape(str(c.get("rank")))}'
             f" · score {html.escape(str(c.get('score')))} · dense {html.escape(str(c.get('dense_score')))}"
             f" · BM25 {html.escape(str(c.get('bm25_score')))}</span></li>"
             for c in item.citations
@@ -238,8 +243,11 @@ def render_interactions(interactions: Sequence[Interaction]) -> str:
             f'<p class="q"><strong>Question :</strong> {_inline(item.question)}</p>'
             f'<div class="a"><strong>Réponse :</strong><br>{_inline(item.answer)}</div>'
             + (f'<p><strong>Citations :</strong></p><ul class="citations">{citations}</ul>' if citations else "")
-            + (f'<p><strong>Avis :</strong></p><ul class="votes">{votes}</ul>' if votes else
-               '<p class="novote">Aucun avis.</p>')
+            + (
+                f'<p><strong>Avis :</strong></p><ul class="votes">{votes}</ul>'
+                if votes
+                else '<p class="novote">Aucun avis.</p>'
+            )
             + "</article>"
         )
     return "".join(cards)

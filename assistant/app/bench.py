@@ -40,9 +40,9 @@ def _percentile(values: list[float], share: float) -> float:
 def measure(settings: Settings, repeat: int) -> dict[str, Any]:
     """Measures one backend in this process: load, ask latency, query embedding, ingest, RSS."""
     from assistant.core import Assistant
-    from assistant.embeddings import load_embeddings
-    from assistant.indexing import build_chunks, ingest
-    from assistant.store import ChunkStore
+    from assistant.ingest.indexing import build_chunks, ingest
+    from assistant.search.embeddings import load_embeddings
+    from assistant.search.store import ChunkStore
 
     started = time.perf_counter()
     embeddings = load_embeddings(settings)
@@ -101,7 +101,7 @@ def run_bench(settings: Settings, repeat: int, out: TextIO, backends: tuple[str,
     rows = []
     for backend in backends:
         env = dict(os.environ, ASSISTANT_EMBEDDINGS=backend)
-        code = f"from assistant.bench import _child; _child({repeat})"
+        code = f"from assistant.app.bench import _child; _child({repeat})"
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             print(f"{backend} : échec\n{done.stderr[-2000:]}", file=out)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+
 from assistant.text import LIST_ITEM as _LIST_ITEM
 
 Pages = list[str]  # a PDF's text, page by page (page n is Pages[n - 1]); an empty page is ""

@@ -2,7 +2,7 @@
 
 `build_app(assistant, settings)` builds the app and `serve(settings)` launches it; nothing runs at
 import time. The handlers live in `ChatHandlers` so tests can call them directly. The HTML they
-show is made, escaped, in `assistant/render.py`; the page's style is `assistant/ui.css`.
+show is made, escaped, in `assistant/app/render.py`; the page's style is `assistant/app/ui.css`.
 """
 
 from __future__ import annotations
@@ -22,16 +22,12 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.answer import Answer
-from assistant.cli import load_or_build_assistant
-from assistant.config import Settings
-from assistant.core import Assistant, safe_error
-from assistant.errors import AssistantError
-from assistant.feedback import FeedbackStore
-from assistant.guard import detect_language
-from assistant.messages import say
-from assistant.profile import current_profile
-from assistant.render import (
+from assistant.answer.compose import Answer
+from assistant.answer.guard import detect_language
+from assistant.answer.messages import say
+from assistant.app.cli import load_or_build_assistant
+from assistant.app.feedback import FeedbackStore
+from assistant.app.render import (
     RATING_LABELS,
     format_number,
     render_answer,
@@ -45,6 +41,10 @@ from assistant.render import (
     strip_tags,
     ui_text,
 )
+from assistant.config import Settings
+from assistant.core import Assistant, safe_error
+from assistant.errors import AssistantError
+from assistant.profile import current_profile
 
 logger = logging.getLogger(__name__)
 

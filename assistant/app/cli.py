@@ -60,8 +60,8 @@ def _progress_bar(label: str) -> Any:
 
 
 def run_ingest(settings: Settings, rebuild: bool, as_json: bool, out: TextIO) -> int:
-    from assistant.embeddings import load_embeddings
-    from assistant.indexing import ingest
+    from assistant.ingest.indexing import ingest
+    from assistant.search.embeddings import load_embeddings
 
     summary = ingest(settings, load_embeddings(settings), rebuild=rebuild, progress=_progress_bar("Indexation"))
     if as_json:
@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_ingest(settings, args.rebuild, args.json, sys.stdout)
         if args.command == "ask":
             return run_ask(settings, args, sys.stdin, sys.stdout)
-        from assistant.bench import run_bench
+        from assistant.app.bench import run_bench
 
         return run_bench(settings, args.repeat, sys.stdout)
     except AssistantError as err:

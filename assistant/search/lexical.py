@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.analysis import analyze, content_words, is_question_word, stem
+from assistant.search.analysis import analyze, content_words, is_question_word, stem
 
 _TYPO_MIN_CHARS = 6  # « porte » is one letter from « poste »: shorter words are not guessed
-_TYPO_MIN_RATIO = 85.0  # rapidfuzz ratio: a missing letter in 7 scores 92, a wrong one 86; « salaire » vs « salariés » 80
-_ELIDED = "dljnsctm"
+# rapidfuzz ratio: a missing letter in 7 scores 92, a wrong one 86; « salaire » vs « salariés » 80.
+_TYPO_MIN_RATIO = 85.0
+_ELIDED = "dljnsctm"  # « dinsertion », « lemploi »: an elision typed without its apostrophe
 UNKNOWN_DF_SHARE = 0.05
-_EXACT = "="  # prefix of the tokens of words as written  # « dinsertion », « lemploi »: an elision typed without its apostrophe
+_EXACT = "="  # prefix of the tokens of words as written
 
 
 @dataclass(frozen=True)

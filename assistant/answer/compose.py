@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from assistant.analysis import fold_accents
+from assistant.answer.messages import say
 from assistant.config import Settings
-from assistant.lexical import QueryTerm
-from assistant.messages import say
-from assistant.retrieval import Hit, Retrieval, ScoredUnit, split_question
+from assistant.search.analysis import fold_accents
+from assistant.search.lexical import QueryTerm
+from assistant.search.retrieval import Hit, Retrieval, ScoredUnit, split_question
 from assistant.text import strip_marker
 
 # The form of a question asking for several things; generic French and English, no topic words.
@@ -149,7 +149,9 @@ def _rescored(
     rescored = []
     for u in units:
         lexical = sum(w for stems, w in weighted if stems & u.stems) / total
-        score = u.base + (settings.unit_lexical_weight + settings.unit_share_weight) * lexical / (settings.unit_rrf_k + 1)
+        score = u.base + (settings.unit_lexical_weight + settings.unit_share_weight) * lexical / (
+            settings.unit_rrf_k + 1
+        )
         rescored.append(ScoredUnit(u.unit, u.hit, u.dense, lexical, score, u.stems, u.base))
     return sorted(rescored, key=lambda s: (-s.score, s.hit.rank, s.unit.position))
 

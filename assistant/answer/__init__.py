@@ -1,0 +1,1 @@
+"""From retrieved sentences to an answer: what is refused, what is quoted, fixed texts, llm mode."""

@@ -1,0 +1,1 @@
+"""Reading the corpus, cutting it into passages and sentences, embedding and storing them."""

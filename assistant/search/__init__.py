@@ -1,0 +1,1 @@
+"""Text analysis, embeddings, the Chroma store, and retrieval of passages and sentences."""
