@@ -307,7 +307,8 @@ class Assistant:
             return self._abstain("no_passage", language)
         if coverage < settings.min_coverage:
             return self._abstain("low_coverage", language)
-        if retrieval.best_dense + settings.coverage_weight * coverage < settings.min_support:
+        dense_used = settings.retrieval_mode != "bm25"  # without embeddings, no similarity to judge by
+        if dense_used and retrieval.best_dense + settings.coverage_weight * coverage < settings.min_support:
             return self._abstain("low_support", language)
         missing = self._figures_not_in_corpus(query)
         # « …en 2023 ? » answered with other years is no answer, unless the question checks a claim.
