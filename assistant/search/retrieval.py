@@ -161,12 +161,16 @@ class Retriever:
         self._all_units = [u for us in self.units.values() for u in us]
         # BM25 over the sentences, each with its document label and heading (what was embedded).
         self.unit_lexical = LexicalIndex([u.embedded_text for u in self._all_units])
-        self._unit_row: dict[str, int] = {}
-        unit_rows: list[Any] = []
-        for unit in (u for us in self.units.values() for u in us if u.id in vectors):
-            self._unit_row[unit.id] = len(unit_rows)
-            unit_rows.append(vectors[unit.id])
-        self._unit_matrix = _normalized(unit_rows) if unit_rows else None
+        # The sentences with a vector, one matrix row each, and each passage's rows: computed once
+        # here, not for every question.
+        self._row_ids = [u.id for u in self._all_units if u.id in vectors]
+        self._unit_row = {unit_id: row for row, unit_id in enumerate(self._row_ids)}
+        self._parent_rows = {
+            parent: np.asarray([self._unit_row[u.id] for u in own if u.id in self._unit_row])
+            for parent, own in self.units.items()
+        }
+        self._parent_rows = {parent: rows for parent, rows in self._parent_rows.items() if rows.size}
+        self._unit_matrix = _normalized([vectors[i] for i in self._row_ids]) if self._row_ids else None
         self._passage_ids: list[str] = []
         self._passage_matrix: np.ndarray | None = None
         if searches_in_memory(settings) and any(c.id in vectors for c in chunks):
@@ -197,12 +201,11 @@ class Retriever:
     def _unit_dense(self, vector: np.ndarray) -> np.ndarray | None:
         return None if self._unit_matrix is None else self._unit_matrix @ vector
 
-    def retrieve(self, question: str, history: list[dict[str, str]] | None = None, context: str = "") -> Retrieval:
+    def retrieve(self, question: str, context: str = "") -> Retrieval:
         """Finds the passages and scores the sentences for a question.
 
         Args:
             question: the question as the user typed it (cleaned).
-            history: unused here; the follow-up decision is `Assistant`'s (kept for callers).
             context: the previous turn, searched with the question when it is a follow-up; its
                 words count for less than the question's own.
         """
@@ -228,11 +231,7 @@ class Retriever:
             dense = dict(ranked)
             rankings.append((settings.dense_weight, ranked))
             if unit_dense is not None:
-                best_unit: dict[str, float] = {}
-                for parent, own in self.units.items():
-                    rows = [self._unit_row[u.id] for u in own if u.id in self._unit_row]
-                    if rows:
-                        best_unit[parent] = float(unit_dense[rows].max())
+                best_unit = {parent: float(unit_dense[rows].max()) for parent, rows in self._parent_rows.items()}
                 by_unit = sorted(best_unit.items(), key=lambda pair: -pair[1])[:k]
                 rankings.append((settings.sentence_weight, by_unit))
         sparse: dict[str, float] = {}
@@ -266,10 +265,8 @@ class Retriever:
         k = settings.unit_rrf_k
         dense_rank: dict[str, int] = {}
         if unit_dense is not None:
-            ids = [u.id for u in self._all_units if u.id in self._unit_row]
-            rows = np.asarray([self._unit_row[i] for i in ids])
-            for rank, i in enumerate(np.argsort(-unit_dense[rows], kind="stable"), 1):
-                dense_rank[ids[i]] = rank
+            for rank, row in enumerate(np.argsort(-unit_dense, kind="stable"), 1):
+                dense_rank[self._row_ids[row]] = rank
         lexical_rank = {
             self._all_units[i].id: rank
             for rank, i in enumerate(np.argsort(-unit_bm25, kind="stable"), 1)
