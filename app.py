@@ -2,8 +2,8 @@
 
 import sys
 
-from assistant.config import Settings
 from assistant.app.ui import serve
+from assistant.config import Settings
 
 if __name__ == "__main__":
     sys.exit(serve(Settings()))

@@ -294,7 +294,7 @@ class Assistant:
             return self._abstain("unknown_name", language)
         if settings.retrieval_mode != "bm25" and retrieval.best_dense < floor:
             return self._abstain("low_relevance", language)
-        text, citations, coverage = compose(
+        text, citations, coverage, score = compose(
             query,
             retrieval,
             self.retriever.term_weights,
@@ -310,6 +310,9 @@ class Assistant:
         dense_used = settings.retrieval_mode != "bm25"  # without embeddings, no similarity to judge by
         if dense_used and retrieval.best_dense + settings.coverage_weight * coverage < settings.min_support:
             return self._abstain("low_support", language)
+        least = settings.min_unit_score_en if language == "en" else settings.min_unit_score
+        if score < least:
+            return self._abstain("low_score", language)
         missing = self._figures_not_in_corpus(query)
         # « …en 2023 ? » answered with other years is no answer, unless the question checks a claim.
         checks_a_claim = claim or _CONFIRMATION.search(fold_accents(query))
@@ -317,7 +320,7 @@ class Assistant:
             return self._abstain("unknown_year", language)
         if missing:
             text += "\n\n" + say("unknown_figure", language, figures=", ".join(f"« {m} »" for m in missing))
-        return Answer(text, abstained=False, citations=citations, language=language, coverage=coverage)
+        return Answer(text, abstained=False, citations=citations, language=language, coverage=coverage, score=score)
 
     @staticmethod
     def _abstain(reason: str, language: str, message: str = "not_in_documents") -> Answer:

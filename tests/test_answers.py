@@ -111,6 +111,27 @@ def test_list_question_gathers_every_item(assistant: Assistant) -> None:
         assert figure in answer.text
 
 
+def test_the_best_sentence_is_quoted_with_the_one_that_follows_it(assistant: Assistant) -> None:
+    answer = assistant.ask("Un candidat handicapé peut-il avoir des aménagements pour la certification ?")
+    best = answer.retrieval.units[0]
+    following = [u for u in assistant.retriever.units[best.hit.chunk.id] if u.position == best.unit.position + 1]
+    assert following, "the best sentence has no sentence after it: pick another question"
+    assert best.unit.text in answer.text
+    assert following[0].text.startswith("Pour cela il s'appuie sur") and following[0].text in answer.text
+
+
+def test_a_sentence_stating_a_figure_answers_a_question_asking_for_one(assistant: Assistant) -> None:
+    from assistant.search.analysis import has_figure
+
+    answer = assistant.ask("Combien de personnes dans un groupe de formation ?")
+    assert "16 personnes" in answer.text
+    units = answer.retrieval.units
+    assert units[0].figure_gain > 0
+    assert all((u.figure_gain > 0) == has_figure(u.unit.text) for u in units)
+    # Not a figure question: nothing gains.
+    assert all(u.figure_gain == 0 for u in assistant.ask("Qui habilite les organismes ?").retrieval.units)
+
+
 def test_followup_uses_the_previous_turn(assistant: Assistant) -> None:
     history = [
         {"role": "user", "content": "Combien d'heures dure le stage long ?"},
@@ -178,6 +199,7 @@ ABSTENTION_REASONS = (
     "low_relevance",
     "low_coverage",
     "low_support",
+    "low_score",
     "unknown_words",
     "unknown_name",
     "unknown_year",

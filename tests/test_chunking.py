@@ -89,3 +89,12 @@ def test_split_sentences_keeps_list_items() -> None:
         "- Par la formation",
         "- Par la VAE",
     ]
+
+
+def test_a_list_stays_with_the_sentence_that_announces_it() -> None:
+    items = "\n".join(f"- Élément numéro {n} d'une liste assez longue pour remplir le passage ;" for n in range(6))
+    text = f"# Titre\n\n{'Un paragraphe de contexte. ' * 12}\n\nSont concernés :\n\n{items}\n\nUne phrase finale."
+    chunks = chunk_document(SourceDocument("doc.md", text, "md"), max_chars=500)
+    announcing = next(c for c in chunks if "Sont concernés :" in c.text)
+    assert "Élément numéro 0" in announcing.text and "Élément numéro 5" in announcing.text
+    assert all("Sont concernés" not in c.text for c in chunks if c is not announcing)

@@ -118,20 +118,29 @@ def _heading_kind(block: _Block, following: _Block | None) -> str | None:
 
 
 def _pack(blocks: list[_Block], max_chars: int) -> list[list[_Block]]:
-    """Groups consecutive blocks into chunks of at most max_chars; lists are never cut."""
+    """Groups consecutive blocks into chunks of at most max_chars; lists are never cut, nor parted
+    from the sentence that announces them (« … sont éligibles : »)."""
     groups: list[list[_Block]] = []
     current: list[_Block] = []
     size = 0
-    for block in blocks:
+    announced = False  # the block before announces this list: they stay together
+    for i, block in enumerate(blocks):
         pieces = [block]
         if len(block.text) > max_chars and not block.is_list:
             pieces = _split_long(block, max_chars)
-        for piece in pieces:
-            if current and size + len(piece.text) > max_chars:
+        following = blocks[i + 1] if i + 1 < len(blocks) else None
+        for j, piece in enumerate(pieces):
+            needed = len(piece.text)
+            announces = j == len(pieces) - 1 and following is not None and following.is_list
+            announces = announces and piece.text.rstrip().endswith(":")
+            if announces:
+                needed += len(following.text) + 2  # type: ignore[union-attr]
+            if current and size + needed > max_chars and not (announced and block.is_list):
                 groups.append(current)
                 current, size = [], 0
             current.append(piece)
             size += len(piece.text) + 2
+            announced = announces
     if current:
         groups.append(current)
     return groups

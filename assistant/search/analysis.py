@@ -31,7 +31,12 @@ _NUMBERS = dict(
     huit="8",
     neuf="9",
     dix="10",
+    onze="11",
     douze="12",
+    quinze="15",
+    vingt="20",
+    trente="30",
+    cent="100",
     two="2",
     three="3",
     four="4",
@@ -79,6 +84,29 @@ def content_words(text: str) -> list[str]:
 def analyze(text: str) -> list[str]:
     """Stems of the content words: what BM25 indexes for a passage or a sentence."""
     return [stem(w) for w in content_words(text)]
+
+
+# A question that asks for a quantity, a duration, a date or a rate: generic interrogatives and
+# the nouns of measure that follow « quel », in French and English; folded text.
+_ASKS_FIGURE = re.compile(
+    r"\b(combien|cb|cmb|quand|tous les combien|dans quel delai"
+    r"|(a partir|jusqu) ?a? quand"
+    r"|quel(le)?s?( (est|sont|etait|sera))?( (le|la|les|l))? (age|duree|delai|taux|pourcentage|proportion"
+    r"|montant|prix|cout|nombre|date|annee|frequence|niveau|periode|part)"
+    r"|how (many|much|long|often|old|soon)|when|what (percentage|proportion|rate|age|date|level|share))\b"
+)
+# Ordinals written out (« sixième mois », « premier trimestre »).
+_ORDINAL = re.compile(r"\b(premier|premiere|second|seconde|[a-z]+iemes?)\b")
+
+
+def asks_figure(question: str) -> bool:
+    """Whether the question asks for a figure: « combien… », « dans quel délai… », « when… »."""
+    return bool(_ASKS_FIGURE.search(fold_accents(question).replace("'", " ").replace("’", " ")))
+
+
+def has_figure(text: str) -> bool:
+    """Whether a text states a figure: digits, a number word or a written ordinal."""
+    return any(w.isdigit() for w in words(text)) or bool(_ORDINAL.search(fold_accents(text)))
 
 
 def is_question_word(word: str) -> bool:

@@ -21,7 +21,7 @@ from assistant.config import Settings
 from assistant.errors import ConfigError, StoreUnavailableError
 from assistant.ingest.chunking import indexed_text
 from assistant.ingest.units import Unit, units_of
-from assistant.search.analysis import analyze
+from assistant.search.analysis import analyze, asks_figure, has_figure
 from assistant.search.lexical import LexicalIndex, QueryTerm
 from assistant.search.store import StoredChunk, is_connection_error
 
@@ -60,6 +60,7 @@ class ScoredUnit:
     score: float
     stems: frozenset[str]  # of the unit and its heading: what the coverage check reads
     base: float = 0.0  # the score without the lexical rank (a part of a question is re-ranked on it)
+    figure_gain: float = 0.0  # what it gained for stating a figure a question asks for (in score and base)
 
 
 @dataclass
@@ -73,6 +74,12 @@ class Retrieval:
     followup: bool = False
     best_dense: float = 0.0  # best cosine similarity of a sentence (or passage) to the question
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def best_score(self) -> float:
+        """The best sentence's fused score, without what stating a figure gained it: how well the
+        documents answer, which a figure alone does not show."""
+        return max((u.score - u.figure_gain for u in self.units), default=0.0)
 
     @property
     def key_terms(self) -> list[QueryTerm]:
@@ -158,6 +165,7 @@ class Retriever:
             for c in chunks
         }
         self._unit_stems = {u.id: frozenset(analyze(u.text)) for us in self.units.values() for u in us}
+        self._with_figure = {u.id for us in self.units.values() for u in us if has_figure(u.text)}
         self._all_units = [u for us in self.units.values() for u in us]
         # BM25 over the sentences, each with its document label and heading (what was embedded).
         self.unit_lexical = LexicalIndex([u.embedded_text for u in self._all_units])
@@ -246,7 +254,9 @@ class Retriever:
         hits = fused[: settings.top_k]
         words = [t.word for t in terms if t.key] + [t.word for t in context_terms if t.key]
         unit_bm25 = self.unit_lexical.scores([s for t in terms + context_terms for s in t.stems], words)
-        units = self._score_units(fused[: settings.unit_passages], terms, context_terms, unit_dense, unit_bm25)
+        units = self._score_units(
+            fused[: settings.unit_passages], terms, context_terms, unit_dense, unit_bm25, asks_figure(question)
+        )
         timings["retrieve"] = (time.perf_counter() - started) * 1000
         best = max((u.dense for u in units), default=max(dense.values(), default=0.0))
         return Retrieval(query, hits, terms, units, bool(context), best, timings)
@@ -258,9 +268,12 @@ class Retriever:
         context_terms: list[QueryTerm],
         unit_dense: np.ndarray | None,
         unit_bm25: np.ndarray,
+        wants_figure: bool = False,
     ) -> list[ScoredUnit]:
         """The sentences of the best passages, ranked by reciprocal rank fusion of their rank among
-        all sentences by similarity, their rank by BM25, and their passage's rank."""
+        all sentences by similarity, their rank by BM25, and their passage's rank. When the question
+        asks for a figure (« combien… », « dans quel délai… »), a sentence that states one gains
+        `unit_figure_weight` of a first rank."""
         settings = self.settings
         k = settings.unit_rrf_k
         dense_rank: dict[str, int] = {}
@@ -293,7 +306,9 @@ class Retriever:
                 # The share of the question's words the sentence holds counts as much as a first rank
                 # would (times unit_share_weight): among close candidates, the one that says what was asked.
                 lexical += settings.unit_share_weight * share / (k + 1)
-                scored.append(ScoredUnit(unit, hit, cosine, share, base + lexical, stems, base))
+                gain = settings.unit_figure_weight / (k + 1) if wants_figure and unit.id in self._with_figure else 0.0
+                base += gain
+                scored.append(ScoredUnit(unit, hit, cosine, share, base + lexical, stems, base, gain))
         scored.sort(key=lambda s: (-s.score, s.hit.rank, s.unit.position))
         return scored
 
