@@ -49,3 +49,10 @@ def test_questions_that_do_not(question: str) -> None:
 )
 def test_sentences_that_state_a_figure(sentence: str, states: bool) -> None:
     assert has_figure(sentence) is states
+
+
+def test_je_elided_before_a_consonant_as_people_text_it() -> None:
+    from assistant.search.analysis import words
+
+    assert words("jpeux jbosse jsuis") == ["peux", "bosse", "suis"]
+    assert words("jamais je Jean") == ["jamais", "je", "jean"]

@@ -18,6 +18,9 @@ from assistant.search.stopwords import QUESTION_WORDS, STOP_WORDS
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
 _DIGIT_GROUP = re.compile(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)")
 _WORD = re.compile(r"[a-z0-9]+")
+# « je » elided before a consonant, as people text it (« jpeux », « jbosse »): no French word
+# starts with j and a consonant.
+_SMS_ELISION = re.compile(r"\bj(?=[bcdfghklmnpqrstvwxz][a-z]{2})")
 _SHORTEST_STEMMED = 4
 # Number words read as the digits documents print (« trois blocs » finds « 3 blocs »); « un » and
 # « une » stay articles.
@@ -73,7 +76,8 @@ def stem(word: str) -> str:
 def words(text: str) -> list[str]:
     """Folded words of a text, elisions removed, stop words kept."""
     text = _DIGIT_GROUP.sub("", _ELISION.sub(" ", text))
-    return [_NUMBERS.get(w, w) for w in _WORD.findall(fold_accents(text))]
+    text = _SMS_ELISION.sub("", fold_accents(text))
+    return [_NUMBERS.get(w, w) for w in _WORD.findall(text)]
 
 
 def content_words(text: str) -> list[str]:

@@ -39,7 +39,7 @@ QUESTION_WORDS = frozenset(
     aujourd hui actuellement concretement deja encore toujours jamais juste seulement simplement
     surtout notamment environ sous parmi entre vers chez selon depuis pendant avant apres gens
     quelque chaque plusieurs prevu prevue indique indiquee mentionne signifie veut exact exacte
-    suis es sommes etes serais pe pk pq tt jsuis chui
+    suis es sommes etes serais pe pk pq tt jsuis chui qd pr bcp tjrs tjs ds mm dc
     what how many much tell please explain mean means any give name stand kind sort get
     """.split()
 )
