@@ -128,13 +128,12 @@ def _pack(blocks: list[_Block], max_chars: int) -> list[list[_Block]]:
         pieces = [block]
         if len(block.text) > max_chars and not block.is_list:
             pieces = _split_long(block, max_chars)
-        following = blocks[i + 1] if i + 1 < len(blocks) else None
+        next_list = blocks[i + 1] if i + 1 < len(blocks) and blocks[i + 1].is_list else None
         for j, piece in enumerate(pieces):
             needed = len(piece.text)
-            announces = j == len(pieces) - 1 and following is not None and following.is_list
-            announces = announces and piece.text.rstrip().endswith(":")
-            if announces:
-                needed += len(following.text) + 2  # type: ignore[union-attr]
+            announces = next_list is not None and j == len(pieces) - 1 and piece.text.rstrip().endswith(":")
+            if announces and next_list is not None:
+                needed += len(next_list.text) + 2
             if current and size + needed > max_chars and not (announced and block.is_list):
                 groups.append(current)
                 current, size = [], 0
