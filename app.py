@@ -2,8 +2,7 @@
 
 import sys
 
-from assistant.app.ui import serve
-from assistant.config import Settings
+from assistant.app.cli import main
 
 if __name__ == "__main__":
-    sys.exit(serve(Settings()))
+    sys.exit(main(["serve", *sys.argv[1:]]))

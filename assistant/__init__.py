@@ -1,6 +1,6 @@
 """A cited-answers assistant for one professional title, answering from the documents of `corpus/` only."""
 
-from assistant.answer.compose import Answer, Citation
+from assistant.answer.types import Answer, Citation
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.errors import AssistantError

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal, get_args
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.errors import ConfigError
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# Choices are types: an unknown value stops at the settings, with the valid ones listed.
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+DenseSearch = Literal["auto", "memory", "chroma"]
+AnswerMode = Literal["extractive", "llm"]
 
 
 class Settings(BaseSettings):
@@ -71,14 +79,14 @@ class Settings(BaseSettings):
         description="Weight of the BM25 ranking in the fusion (dev, checks off: 92 right of 135 against 89 at 1.0).",
         ge=0,
     )
-    retrieval_mode: str = Field("hybrid", description="'hybrid', 'dense' or 'bm25'.")
+    retrieval_mode: RetrievalMode = Field("hybrid", description="'hybrid', 'dense' or 'bm25'.")
     index_check_s: float = Field(
         30.0,
         description="At most this often (seconds), the app checks whether an ingest published a new index, "
         "and answers from it without a restart (0: before every question).",
         ge=0,
     )
-    dense_search: str = Field(
+    dense_search: DenseSearch = Field(
         "auto",
         description="Where the dense side searches: 'memory' (the live collection's vectors, read from Chroma "
         "at start like the chunks for BM25: exact cosine, no call per question), 'chroma' (one Chroma query "
@@ -166,7 +174,7 @@ class Settings(BaseSettings):
     )
     max_cited: int = Field(3, description="Most passages quoted in one answer.", ge=1)
 
-    answer_mode: str = Field(
+    answer_mode: AnswerMode = Field(
         "extractive",
         description="'extractive' (quotes, no model) or 'llm' (a language model writes from the passages; "
         "its answer is checked, and the extractive one replaces it when it fails the checks).",
@@ -225,3 +233,39 @@ class Settings(BaseSettings):
     def feedback_db(self) -> Path:
         """The feedback database file, in data_dir."""
         return self.data_dir / "feedback.sqlite3"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings of an entry point: `ASSISTANT_*` variables, then `overrides` (CLI flags).
+
+    Raises:
+        ConfigError: a value is invalid; the message names the variable and, for a choice, the
+            valid values.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        raise _config_error(err) from err
+
+
+def settings_with(settings: Settings, **changes: Any) -> Settings:
+    """A validated copy of `settings` with `changes` (model_copy would not validate them).
+
+    Raises:
+        ConfigError: a changed value is invalid.
+    """
+    try:
+        return Settings.model_validate(settings.model_dump() | changes)
+    except ValidationError as err:
+        raise _config_error(err) from err
+
+
+def _config_error(err: ValidationError) -> ConfigError:
+    problem = err.errors()[0]
+    name = str(problem["loc"][0]) if problem.get("loc") else "?"
+    variable = f"ASSISTANT_{name.upper()}"
+    annotation = Settings.model_fields[name].annotation if name in Settings.model_fields else None
+    choices = get_args(annotation) if annotation is not None else ()
+    if choices and all(isinstance(c, str) for c in choices):
+        return ConfigError(f"{variable} « {problem.get('input')} » inconnu ; valeurs possibles : {', '.join(choices)}.")
+    return ConfigError(f"{variable} invalide : {problem.get('msg', 'valeur refusée')}.")

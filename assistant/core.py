@@ -1,36 +1,38 @@
-"""The `Assistant`: loads the model and the index once, then answers questions with citations."""
+"""The `Assistant`: loads the model and the index once, then answers questions with citations.
+
+The whole path of a question, in order (`Assistant.stream`):
+    read_question (clean, language, refusal, form)  -> reading/question.py
+    Retriever.retrieve (passages, then sentences)   -> search/retrieval.py
+    decide (quote, or decline with a reason)         -> answer/decide.py
+    generate (llm mode only, checked)                -> answer/generation.py
+    Answer, built once                               -> answer/types.py
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from assistant.answer.compose import Answer, compose
-from assistant.answer.guard import clean, read
+from assistant.answer.decide import CorpusFacts, Decision, decide, decline, joined_figures
 from assistant.answer.messages import say
+from assistant.answer.types import Answer, Draft, Event, Final
 from assistant.config import Settings
-from assistant.errors import AssistantError, ConfigError, InvalidQuestionError, StoreUnavailableError
-from assistant.profile import current_profile
-from assistant.search.analysis import fold_accents
-from assistant.search.embeddings import load_embeddings
-from assistant.search.retrieval import Hit, Retrieval, Retriever, is_elliptic, previous_user_turn
+from assistant.errors import AssistantError, InvalidQuestionError, StoreUnavailableError
+from assistant.models.embeddings import load_embeddings
+from assistant.profile import Profile, read_profile
+from assistant.reading.guard import clean
+from assistant.reading.question import Question, read_question
+from assistant.search.retrieval import Hit, Retrieval, Retriever
 from assistant.search.store import ChunkStore
 
 logger = logging.getLogger(__name__)
-ANSWER_MODES = ("extractive", "llm")
-
-_CONFIRMATION = re.compile(
-    r"c'est (ca|bien|vrai)|\bnon\s*\?|n'est-ce pas|\bright\s*\?|\bisn't it|\bis that (right|true)"
-)
-_YEAR = re.compile(r"(?:19|20)\d\d")
-_FIGURE = re.compile(r"\b\d[\d  ]*(?:[.,]\d+)?\b")
 
 
 def _message_text(content: Any) -> str:
@@ -44,27 +46,48 @@ def _message_text(content: Any) -> str:
     return ""
 
 
+def previous_user_turn(history: list[dict[str, str]]) -> str:
+    for message in reversed(history):
+        if message.get("role") == "user" and message.get("content", "").strip():
+            return message["content"]
+    return ""
+
+
+@dataclass
+class _Outcome:
+    """A decision with what it came from, on the way to the `Answer`."""
+
+    decision: Decision
+    retrieval: Retrieval | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    mode: str = "extractive"
+    fallback: str = ""
+    dropped: list[str] = field(default_factory=list)
+
+
 class Assistant:
     """Answers questions about the title from the indexed documents only."""
 
     def __init__(
-        self, settings: Settings, embeddings: Embeddings, store: ChunkStore, chat_model: BaseChatModel | None = None
+        self,
+        settings: Settings,
+        embeddings: Embeddings,
+        store: ChunkStore,
+        chat_model: BaseChatModel | None = None,
+        profile: Profile | None = None,
     ) -> None:
         """
         Args:
             chat_model: the language model of `answer_mode=llm`; loaded from the settings when None.
+            profile: the assistant's subject; read from `settings.profile_file` when None.
 
         Raises:
-            ConfigError: an unknown answer mode, or llm mode without a model configured.
+            ConfigError: llm mode without a model configured, or a bad profile file.
         """
-        if settings.answer_mode not in ANSWER_MODES:
-            raise ConfigError(
-                f"ASSISTANT_ANSWER_MODE « {settings.answer_mode} » inconnu ; valeurs possibles : "
-                f"{', '.join(ANSWER_MODES)}."
-            )
+        self.profile = profile or read_profile(settings.profile_file)
         self.chat_model: BaseChatModel | None = None
         if settings.answer_mode == "llm":
-            from assistant.answer.llm import load_chat_model
+            from assistant.models.llm import load_chat_model
 
             self.chat_model = chat_model or load_chat_model(settings)
         self.settings = settings
@@ -73,7 +96,7 @@ class Assistant:
         self._reload_lock = threading.Lock()
         self._checked_at = time.monotonic()
         self._load(store.live_collection())
-        examples = current_profile().examples
+        examples = self.profile.examples
         embeddings.embed_query(examples[0] if examples else "?")  # the first real question is not slower
 
     def _load(self, collection: Any) -> None:
@@ -89,9 +112,8 @@ class Assistant:
             create_collection_if_not_exists=False,
         )
         retriever = Retriever(self.settings, self.embeddings, vectorstore, chunks, vectors)
-        # Digit groups joined once (« 24 000 » -> 24000), for the figure check of every answer.
-        figures = re.sub(r"[  ]", "", "\n".join(c.text for c in chunks))
-        self.retriever, self.corpus_figures_text, self.collection_name = retriever, figures, collection.name
+        corpus = CorpusFacts(retriever.term_weights, joined_figures([c.text for c in chunks]))
+        self.retriever, self.corpus, self.collection_name = retriever, corpus, collection.name
 
     def follow_live_index(self, force: bool = False) -> bool:
         """Switches to the index an ingest published since (from this machine or another), without
@@ -120,15 +142,17 @@ class Assistant:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, embeddings: Embeddings | None = None) -> Assistant:
-        """Loads the embedding model and the live index (once; reuse the returned object).
+        """Loads the profile, the embedding model and the live index (once; reuse the returned object).
 
         Raises:
             IndexMissingError: nothing has been ingested (run `python ingest.py`).
             StoreUnavailableError: the Chroma server does not answer.
+            ConfigError: the profile file is missing or malformed.
         """
         settings = settings or Settings()
+        profile = read_profile(settings.profile_file)
         embeddings = embeddings or load_embeddings(settings)
-        return cls(settings, embeddings, ChunkStore.open(settings))
+        return cls(settings, embeddings, ChunkStore.open(settings), profile=profile)
 
     def ask(self, question: str, history: list[dict[str, Any]] | None = None) -> Answer:
         """Answers one question, using the history for follow-ups.
@@ -137,74 +161,79 @@ class Assistant:
             InvalidQuestionError: the question is empty (or not text).
             StoreUnavailableError: the Chroma server went away.
         """
-        answer = None
-        for item in self.stream(question, history):
-            answer = item
-        assert isinstance(answer, Answer)
-        return answer
+        for event in self.stream(question, history):
+            if isinstance(event, Final):
+                return event.answer
+        raise AssertionError("a stream always ends with its Final answer")
 
-    def stream(self, question: str, history: list[dict[str, Any]] | None = None) -> Iterator[str | Answer]:
-        """Like `ask`, but in llm mode yields the model's text as it comes first (str pieces); the
-        last item is always the `Answer`, checked, which is what to show in the end."""
+    def stream(self, question: str, history: list[dict[str, Any]] | None = None) -> Iterator[Event]:
+        """Like `ask`, but in llm mode yields the model's text as it comes first (`Draft` events); the
+        last event is always `Final`, the checked answer, which is what to show in the end."""
         started = time.perf_counter()
         if not isinstance(question, str) or not question.strip():
             raise InvalidQuestionError(say("empty_question", "fr"))
-        answer, retrieval, truncated = self._answer(question, self._clean_history(history))
-        if self.chat_model is not None and retrieval is not None and not answer.abstained:
-            answer = yield from self._generate(retrieval, answer)
-        if truncated:
-            note = say("truncated", answer.language, limit=self.settings.max_question_chars)
-            answer.text = f"{answer.text}\n\n{note}"
-        answer.latency_ms = (time.perf_counter() - started) * 1000
-        answer.retrieval = retrieval
-        answer.timings_ms = {"embed": 0.0, "retrieve": 0.0, "answer": 0.0} | answer.timings_ms
-        yield answer
+        read = read_question(question, self.settings.max_question_chars)
+        outcome = self._answer(read, self._clean_history(history))
+        if self.chat_model is not None and outcome.retrieval is not None and not outcome.decision.abstained:
+            outcome = yield from self._generate(read, outcome)
+        text = outcome.decision.text
+        if read.truncated:
+            text += "\n\n" + say("truncated", read.language, limit=self.settings.max_question_chars)
+        retrieval = outcome.retrieval
+        yield Final(
+            Answer(
+                text,
+                abstained=outcome.decision.abstained,
+                citations=outcome.decision.citations,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                timings_ms={"embed": 0.0, "retrieve": 0.0, "answer": 0.0} | outcome.timings_ms,
+                reason=outcome.decision.reason,
+                language=read.language,
+                followup=retrieval.followup if retrieval else False,
+                query=retrieval.query if retrieval else "",
+                coverage=outcome.decision.coverage,
+                score=outcome.decision.score,
+                mode=outcome.mode,
+                fallback=outcome.fallback,
+                dropped=outcome.dropped,
+                retrieval=retrieval,
+            )
+        )
 
-    def _generate(self, retrieval: Retrieval, extractive: Answer) -> Generator[str, None, Answer]:
+    def _generate(self, question: Question, outcome: _Outcome) -> Generator[Draft, None, _Outcome]:
         """The model's answer from the passages, checked; the extractive one if it fails."""
         from assistant.answer.generation import build_messages, renumber, stream_answer, validate
-        from assistant.answer.llm import ModelFailure
+        from assistant.models.llm import ModelFailure
 
-        assert self.chat_model is not None
-        hits = self._passages_for_model(retrieval, extractive)
-        messages = build_messages(extractive.query or retrieval.query, hits, extractive.language)
+        assert self.chat_model is not None and outcome.retrieval is not None
+        extractive, language = outcome.decision, question.language
+        hits = self._passages_for_model(outcome.retrieval, extractive)
+        messages = build_messages(outcome.retrieval.query, hits, language, self.profile)
         started = time.perf_counter()
         pieces: list[str] = []
         try:
             for piece in stream_answer(self.chat_model, messages):
                 pieces.append(piece)
-                yield piece
+                yield Draft(piece)
         except ModelFailure as failure:
             logger.warning("language model failed (%s); extractive answer shown", failure)
-            extractive.fallback = failure.kind
-            extractive.text += "\n\n" + say("model_failed", extractive.language)
-            return extractive
-        generate_ms = (time.perf_counter() - started) * 1000
+            text = extractive.text + "\n\n" + say("model_failed", language)
+            return replace(outcome, decision=replace(extractive, text=text), fallback=failure.kind)
+        timings = dict(outcome.timings_ms, generate=(time.perf_counter() - started) * 1000)
         checked = validate("".join(pieces), [f"{h.section}\n{h.chunk.text}" for h in hits])
         if not checked.cited:  # nothing left that points to a passage: the quotes are safer
-            extractive.fallback = "no_citation"
-            extractive.dropped = checked.dropped
-            extractive.text += "\n\n" + say("model_unchecked", extractive.language)
-            extractive.timings_ms["generate"] = generate_ms
-            return extractive
+            text = extractive.text + "\n\n" + say("model_unchecked", language)
+            decision = replace(extractive, text=text)
+            dropped = checked.dropped
+            return replace(outcome, decision=decision, timings_ms=timings, fallback="no_citation", dropped=dropped)
         text, citations = renumber(checked, hits)
-        missing = self._figures_not_in_corpus(retrieval.query)
+        missing = self.corpus.missing_figures(question)
         if missing:  # the same warning as the extractive answer's, on a premise the documents lack
-            text += "\n\n" + say("unknown_figure", extractive.language, figures=", ".join(f"« {m} »" for m in missing))
-        answer = Answer(
-            text,
-            abstained=False,
-            citations=citations,
-            language=extractive.language,
-            coverage=extractive.coverage,
-            mode="llm",
-            dropped=checked.dropped,
-        )
-        answer.timings_ms = dict(extractive.timings_ms, generate=generate_ms)
-        answer.followup, answer.query = extractive.followup, extractive.query
-        return answer
+            text += "\n\n" + say("unknown_figure", language, figures=", ".join(f"« {m} »" for m in missing))
+        decision = replace(extractive, text=text, citations=citations)
+        return replace(outcome, decision=decision, timings_ms=timings, mode="llm", dropped=checked.dropped)
 
-    def _passages_for_model(self, retrieval: Retrieval, extractive: Answer) -> list[Hit]:
+    def _passages_for_model(self, retrieval: Retrieval, extractive: Decision) -> list[Hit]:
         """The passages the extractive answer quotes, then the best other hits, up to `llm_passages`."""
         cited = {c.chunk_id for c in extractive.citations}
         ordered = [h for h in retrieval.hits if h.chunk.id in cited] + [
@@ -225,22 +254,15 @@ class Assistant:
                 cleaned.append({"role": str(message.get("role", "user")), "content": text})
         return cleaned
 
-    def _answer(self, question: str, history: list[dict[str, str]]) -> tuple[Answer, Retrieval | None, bool]:
-        """The extractive answer, the retrieval it came from (None when refused before retrieval),
-        and whether the question was cut."""
-        reading = read(question, self.settings.max_question_chars)
-        language = reading.language
-        if not re.search(r"\w", reading.text):
-            answer = Answer(say("no_question", language), abstained=True, reason="no_question", language=language)
-            return answer, None, reading.truncated
-        if reading.refusal:
-            answer = Answer(say(reading.refusal, language), abstained=True, reason=reading.refusal, language=language)
-            return answer, None, reading.truncated
-
-        query = reading.claim or reading.text
+    def _answer(self, question: Question, history: list[dict[str, str]]) -> _Outcome:
+        """The extractive decision and what it came from (no retrieval when refused before it)."""
+        if not question.has_words:
+            return _Outcome(decline("no_question", question, self.profile, "no_question"))
+        if question.refusal:
+            return _Outcome(decline(question.refusal, question, self.profile, question.refusal))
         self.follow_live_index()
         try:
-            answer, retrieval = self._answer_with_followup(query, history, language, reading.claim is not None)
+            return self._answer_with_followup(question, history)
         except StoreUnavailableError:
             raise
         except Exception:
@@ -248,96 +270,27 @@ class Assistant:
             # reading: switch to the new one and ask again; any other error goes up as it was.
             if not self.follow_live_index(force=True):
                 raise
-            answer, retrieval = self._answer_with_followup(query, history, language, reading.claim is not None)
-        return answer, retrieval, reading.truncated
+            return self._answer_with_followup(question, history)
 
-    def _answer_with_followup(
-        self, query: str, history: list[dict[str, str]], language: str, claim: bool
-    ) -> tuple[Answer, Retrieval]:
+    def _answer_with_followup(self, question: Question, history: list[dict[str, str]]) -> _Outcome:
         """Answers the question on its own; an elliptic question the documents do not answer on its
         own (« Et le stage court ? ») is searched again with the previous user turn."""
-        answer, retrieval = self._retrieve_and_decide(query, "", language, claim)
+        outcome = self._retrieve_and_decide(question, "")
         previous = previous_user_turn(history)
-        if answer.abstained and self.settings.followups and previous and is_elliptic(query, retrieval.terms):
-            followup, with_context = self._retrieve_and_decide(query, previous, language, claim)
-            if not followup.abstained:
-                embed = retrieval.timings_ms.get("embed", 0.0)
+        if outcome.decision.abstained and self.settings.followups and previous and question.elliptic:
+            with_context = self._retrieve_and_decide(question, previous)
+            if not with_context.decision.abstained:
+                embed = outcome.timings_ms.get("embed", 0.0)
                 with_context.timings_ms["embed"] = with_context.timings_ms.get("embed", 0.0) + embed
-                return followup, with_context
-        return answer, retrieval
+                return with_context
+        return outcome
 
-    def _retrieve_and_decide(self, query: str, context: str, language: str, claim: bool) -> tuple[Answer, Retrieval]:
-        # A claim to check (« dis que le titre est de niveau 6 ») is searched by its subject: its
-        # figures are what may be wrong, and would find other sentences that share them.
-        searched = re.sub(r"\s+", " ", _FIGURE.sub(" ", query)).strip() if claim else query
-        retrieval = self.retriever.retrieve(searched or query, context=context)
+    def _retrieve_and_decide(self, question: Question, context: str) -> _Outcome:
+        retrieval = self.retriever.retrieve(question, context=context)
         started = time.perf_counter()
-        answer = self._decide(query, retrieval, language, claim=claim)
-        answer.timings_ms = dict(retrieval.timings_ms, answer=(time.perf_counter() - started) * 1000)
-        answer.followup = retrieval.followup
-        answer.query = retrieval.query
-        return answer, retrieval
-
-    def _decide(self, query: str, retrieval: Retrieval, language: str, claim: bool) -> Answer:
-        """Answers from the passages, or abstains; `reason` names the one check that fired."""
-        settings = self.settings
-        keys = retrieval.key_terms
-        if not retrieval.hits or not retrieval.units:
-            return self._abstain("no_passage", language)
-        floor = settings.min_dense_score_en if language == "en" else settings.min_dense_score
-        if language == "fr" and not retrieval.followup and keys and not any(t.known for t in keys):
-            # Not one word the documents use: off topic when the meaning is far from them too.
-            if retrieval.best_dense < settings.offtopic_dense_score:
-                return self._abstain("offtopic", language, "offtopic")
-            return self._abstain("unknown_words", language)
-        if self._unknown_names(query, retrieval):  # « …à Lyon ? »: a place or a name the documents never use
-            return self._abstain("unknown_name", language)
-        if settings.retrieval_mode != "bm25" and retrieval.best_dense < floor:
-            return self._abstain("low_relevance", language)
-        text, citations, coverage, score = compose(
-            query,
-            retrieval,
-            self.retriever.term_weights,
-            self.retriever.lexical.read_question,
-            language,
-            settings,
-            intro_key="claim_intro" if claim else "intro",
-        )
-        if not citations:
-            return self._abstain("no_passage", language)
-        if coverage < settings.min_coverage:
-            return self._abstain("low_coverage", language)
-        dense_used = settings.retrieval_mode != "bm25"  # without embeddings, no similarity to judge by
-        if dense_used and retrieval.best_dense + settings.coverage_weight * coverage < settings.min_support:
-            return self._abstain("low_support", language)
-        least = settings.min_unit_score_en if language == "en" else settings.min_unit_score
-        if score < least:
-            return self._abstain("low_score", language)
-        missing = self._figures_not_in_corpus(query)
-        # « …en 2023 ? » answered with other years is no answer, unless the question checks a claim.
-        checks_a_claim = claim or _CONFIRMATION.search(fold_accents(query))
-        if not checks_a_claim and any(_YEAR.fullmatch(m) for m in missing):
-            return self._abstain("unknown_year", language)
-        if missing:
-            text += "\n\n" + say("unknown_figure", language, figures=", ".join(f"« {m} »" for m in missing))
-        return Answer(text, abstained=False, citations=citations, language=language, coverage=coverage, score=score)
-
-    @staticmethod
-    def _abstain(reason: str, language: str, message: str = "not_in_documents") -> Answer:
-        return Answer(say(message, language), abstained=True, reason=reason, language=language)
-
-    @staticmethod
-    def _unknown_names(query: str, retrieval: Retrieval) -> list[str]:
-        """Capitalised words inside the question (not its first word) that the documents never use."""
-        unknown = {t.word for t in retrieval.key_terms if not t.known}
-        inner = re.findall(r"(?<=[a-zà-ÿ,] )[A-ZÀ-Ý][a-zà-ÿ]+", query)
-        return [w for w in inner if fold_accents(w) in unknown]
-
-    def _figures_not_in_corpus(self, query: str) -> list[str]:
-        """Figures of the question that no passage contains (a premise the documents do not back)."""
-        corpus = self.corpus_figures_text
-        figures = [f.strip() for f in _FIGURE.findall(query)]
-        return [f for f in figures if not re.search(rf"(?<!\d){re.escape(re.sub(r'[  ]', '', f))}(?!\d)", corpus)]
+        decision = decide(question, retrieval, self.corpus, self.settings, self.profile)
+        timings = dict(retrieval.timings_ms, answer=(time.perf_counter() - started) * 1000)
+        return _Outcome(decision, retrieval, timings)
 
 
 def safe_error(err: Exception) -> str:

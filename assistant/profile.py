@@ -3,15 +3,11 @@ documents do not say, the example questions. Nothing else in the code names the 
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from assistant.errors import ConfigError
-
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "profile.toml"
 
 
 @dataclass(frozen=True)
@@ -66,13 +62,3 @@ def read_profile(path: Path) -> Profile:
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(f"Profil incomplet : {path} (champ {err} manquant ou mal formé).") from err
-
-
-@lru_cache(maxsize=4)
-def _cached(path: str) -> Profile:
-    return read_profile(Path(path))
-
-
-def current_profile() -> Profile:
-    """The profile of ASSISTANT_PROFILE_FILE, or profile.toml beside the package (read once)."""
-    return _cached(os.environ.get("ASSISTANT_PROFILE_FILE") or str(DEFAULT_FILE))

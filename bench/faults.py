@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ["HF_HUB_OFFLINE"] = "1"
     from assistant.config import Settings
-    from assistant.search.embeddings import load_embeddings
+    from assistant.models.embeddings import load_embeddings
 
     failed = []
     embeddings = load_embeddings(Settings())

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from assistant.config import Settings
     from assistant.ingest.indexing import build_chunks, ingest
-    from assistant.search.embeddings import load_embeddings
+    from assistant.models.embeddings import load_embeddings
 
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(folder) / "corpus"

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.config import Settings  # noqa: E402
 from assistant.ingest.indexing import build_chunks, embedding_records, ingest  # noqa: E402
-from assistant.search.embeddings import load_embeddings  # noqa: E402
+from assistant.models.embeddings import load_embeddings  # noqa: E402
 
 
 def main() -> int:

@@ -20,7 +20,7 @@ from assistant.app.bench import QUESTIONS  # noqa: E402
 from assistant.config import PROJECT_DIR, Settings  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
 from assistant.ingest.indexing import build_chunks, ingest  # noqa: E402
-from assistant.search.embeddings import load_embeddings  # noqa: E402
+from assistant.models.embeddings import load_embeddings  # noqa: E402
 from assistant.search.store import ChunkStore  # noqa: E402
 
 DOCUMENT = PROJECT_DIR / "corpus" / "titre-moniteur-atelier-rncp39099.txt"

@@ -44,7 +44,7 @@ class Signals:
 def collect() -> list[Signals]:
     from assistant.config import Settings
     from assistant.core import Assistant
-    from assistant.search.embeddings import load_embeddings
+    from assistant.models.embeddings import load_embeddings
     from assistant.search.store import ChunkStore
 
     settings = Settings(**_OFF)

@@ -18,23 +18,28 @@ import pytest
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 from assistant.ingest.indexing import ingest
-from assistant.search.embeddings import load_embeddings
+from assistant.models.embeddings import load_embeddings
+from assistant.profile import read_profile
 from assistant.search.store import ChunkStore
 
 CORPUS = PROJECT_DIR / "corpus"
 DOCUMENT = CORPUS / "titre-moniteur-atelier-rncp39099.txt"
+# The example questions the chat shows (the profile the default settings read).
+EXAMPLES = read_profile(PROJECT_DIR / "profile.toml").examples
 # What the vectors and metadata of an index depend on besides the corpus text: the key of --index-cache.
 INGEST_MODULES = (
-    "config",
-    "text",
-    "ingest/units",
-    "ingest/readers",
-    "ingest/documents",
-    "ingest/chunking",
-    "search/embeddings",
-    "search/e5convert",
-    "ingest/indexing",
-    "search/store",
+    "config.py",
+    "reading/text.py",
+    "reading/units.py",
+    "reading/analysis.py",
+    "ingest/readers/*.py",
+    "ingest/documents.py",
+    "ingest/chunking.py",
+    "ingest/indexing.py",
+    "models/embeddings.py",
+    "models/e5convert.py",
+    "models/e5tokenizer.py",
+    "search/store.py",
 )
 
 
@@ -101,9 +106,9 @@ def index_settings(base_settings: Settings, embeddings, pytestconfig: pytest.Con
         ingest(base_settings, embeddings)
         return base_settings
     key = hashlib.sha256(f"{getattr(embeddings, 'name', '')}\0{chromadb_version()}".encode())
-    for module in INGEST_MODULES:
-        source = PROJECT_DIR / "assistant" / f"{module}.py"
-        key.update(source.read_bytes() if source.exists() else b"-")
+    for pattern in INGEST_MODULES:
+        for source in sorted((PROJECT_DIR / "assistant").glob(pattern)):
+            key.update(source.read_bytes())
     cache = Path(option).resolve()
     cached = cache / key.hexdigest()[:16]
     if cached.is_dir():

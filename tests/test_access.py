@@ -12,13 +12,13 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from assistant.app.feedback import FeedbackStore
+from assistant.app.handlers import export_folder
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 
@@ -147,9 +147,10 @@ def test_named_calls_other_than_ask_and_chat_are_refused(served: str) -> None:
 def test_the_export_file_cannot_be_fetched_by_its_path(served: str, served_settings: Settings) -> None:
     view, export = adviser_indexes(served)
     streamed = queue_call(served, export, [PASSWORD])
-    (folder,) = {Path(p).parent for p in Path("/tmp/rncp39099-avis").glob("avis-*.csv")} or {None}
-    assert folder is not None and "avis-" in streamed
-    for path in folder.glob("avis-*.csv"):
+    folder = export_folder(served_settings)  # where the handler writes, from the settings it serves with
+    exports = list(folder.glob("avis-*.csv"))
+    assert exports and "avis-" in streamed
+    for path in exports:
         for route in (f"gradio_api/file={path}", f"file={path}", f"gradio_api/file={path.name}"):
             response = httpx.get(served + route, timeout=30)
             assert "témoin-acces-4242" not in response.text, route

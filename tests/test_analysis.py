@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.search.analysis import asks_figure, has_figure
+from assistant.reading.analysis import asks_figure, has_figure
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_sentences_that_state_a_figure(sentence: str, states: bool) -> None:
 
 
 def test_je_elided_before_a_consonant_as_people_text_it() -> None:
-    from assistant.search.analysis import words
+    from assistant.reading.analysis import words
 
     assert words("jpeux jbosse jsuis") == ["peux", "bosse", "suis"]
     assert words("jamais je Jean") == ["jamais", "je", "jean"]

@@ -75,24 +75,29 @@ def test_dense_search_in_memory_ranks_as_chroma_does(assistant: Assistant, embed
     assert not by_chroma.retriever.in_memory
     import numpy as np
 
+    # Chroma's HNSW index is approximate: its tail may differ (seen at rank 15). What must agree:
+    # the top k that retrieval cites, and the similarity of every passage both return.
+    top_k = assistant.settings.top_k
     for param in ANSWERABLE:
         question = getattr(param, "values", param)[0]
         raw = np.asarray(embeddings.embed_query(question), dtype=np.float32)
         vector = raw / np.linalg.norm(raw)
         mine = assistant.retriever._dense(vector, len(assistant.retriever.chunks))
         theirs = by_chroma.retriever._dense(vector, len(assistant.retriever.chunks))
-        assert [i for i, _ in mine] == [i for i, _ in theirs], question
-        assert [round(s, 4) for _, s in mine] == [round(s, 4) for _, s in theirs], question
+        assert [i for i, _ in mine[:top_k]] == [i for i, _ in theirs[:top_k]], question
+        exact = dict(mine)
+        assert all(round(s, 4) == round(exact[i], 4) for i, s in theirs), question
         assert assistant.ask(question).text == by_chroma.ask(question).text
 
 
 def test_unknown_dense_search_is_a_clear_error(assistant: Assistant, embeddings) -> None:  # type: ignore[no-untyped-def]
+    from assistant.config import settings_with
     from assistant.errors import ConfigError
-    from assistant.search.store import ChunkStore
 
-    settings = assistant.settings.model_copy(update={"dense_search": "gpu"})
-    with pytest.raises(ConfigError, match="ASSISTANT_DENSE_SEARCH « gpu » inconnu"):
-        Assistant(settings, embeddings, ChunkStore.open(settings))
+    with pytest.raises(
+        ConfigError, match="ASSISTANT_DENSE_SEARCH « gpu » inconnu ; valeurs possibles : auto, memory, chroma"
+    ):
+        settings_with(assistant.settings, dense_search="gpu")
 
 
 def test_list_of_numbered_headings_is_quoted_whole(assistant: Assistant) -> None:
@@ -121,7 +126,7 @@ def test_the_best_sentence_is_quoted_with_the_one_that_follows_it(assistant: Ass
 
 
 def test_a_sentence_stating_a_figure_answers_a_question_asking_for_one(assistant: Assistant) -> None:
-    from assistant.search.analysis import has_figure
+    from assistant.reading.analysis import has_figure
 
     answer = assistant.ask("Combien de personnes dans un groupe de formation ?")
     assert "16 personnes" in answer.text
@@ -157,10 +162,10 @@ def test_self_contained_question_ignores_history(assistant: Assistant) -> None:
 
 
 def test_elliptic_form_is_read_from_the_question_not_its_pronouns(assistant: Assistant) -> None:
-    from assistant.search.retrieval import is_elliptic
+    from assistant.reading.question import read_question
 
     def elliptic(question: str) -> bool:
-        return is_elliptic(question, assistant.retriever.lexical.read_question(question))
+        return read_question(question, 1000).elliptic
 
     assert elliptic("Et le stage court ?")
     assert elliptic("Et en 2022 ?")

@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from assistant.app.ui import EXAMPLES
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 
-from .conftest import free_port, served_app
+from .conftest import EXAMPLES, free_port, served_app
 
 pytestmark = pytest.mark.browser
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.ingest.chunking import chunk_document, chunk_id, split_sentences
+from assistant.ingest.chunking import chunk_document, chunk_id
 from assistant.ingest.documents import SourceDocument
+from assistant.reading.text import split_sentences
 
 from .conftest import DOCUMENT
 

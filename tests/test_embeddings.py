@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from assistant.search.embeddings import QueryBatcher, SentenceTransformerEmbeddings
+from assistant.models.embeddings import QueryBatcher, SentenceTransformerEmbeddings
 
 QUESTIONS = [
     "Combien d'heures dure la formation ?",

@@ -52,7 +52,7 @@ def test_reply_always_has_the_documented_shape(assistant: Assistant, question: s
 def test_cleaned_question_keeps_no_control_or_format_character(text: str) -> None:
     import unicodedata
 
-    from assistant.answer.guard import clean
+    from assistant.reading.guard import clean
 
     cleaned, _ = clean(text, 1000)
     assert all(unicodedata.category(c)[0] != "C" for c in cleaned), ascii(cleaned)

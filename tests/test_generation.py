@@ -19,14 +19,15 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from assistant.answer.compose import Answer
 from assistant.answer.generation import build_messages, figures_in, validate
-from assistant.answer.llm import LocalGGUFChat, load_chat_model, packaged_gguf
+from assistant.answer.types import Answer, Draft, Final
 from assistant.app.feedback import FeedbackStore
-from assistant.app.ui import ChatHandlers, Conversation
-from assistant.config import Settings
+from assistant.app.handlers import ChatHandlers, Conversation
+from assistant.config import Settings, settings_with
 from assistant.core import Assistant
 from assistant.errors import ConfigError
+from assistant.models.llm import LocalGGUFChat, load_chat_model, packaged_gguf
+from assistant.reading.question import read_question
 from assistant.search.store import ChunkStore
 from tests.conftest import free_port
 
@@ -50,11 +51,12 @@ def llm_assistant(index_settings: Settings, embeddings, model, **values) -> Assi
 
 def run(assistant: Assistant, question: str) -> tuple[str, Answer]:
     streamed, final = "", None
-    for item in assistant.stream(question):
-        if isinstance(item, str):
-            streamed += item
-        else:
-            final = item
+    for event in assistant.stream(question):
+        match event:
+            case Draft(text=piece):
+                streamed += piece
+            case Final(answer=answer):
+                final = answer
     assert final is not None
     return streamed, final
 
@@ -107,8 +109,8 @@ def test_an_answer_without_any_valid_marker_cites_nothing() -> None:
 
 
 def test_the_prompt_numbers_the_passages_and_states_the_rules(assistant: Assistant) -> None:
-    retrieval = assistant.retriever.retrieve("Combien d'heures dure la formation ?")
-    messages = build_messages("Combien d'heures dure la formation ?", retrieval.hits[:2], "fr")
+    retrieval = assistant.retriever.retrieve(read_question("Combien d'heures dure la formation ?", 1000))
+    messages = build_messages("Combien d'heures dure la formation ?", retrieval.hits[:2], "fr", assistant.profile)
     system, user = messages[0].text, messages[1].text
     assert "uniquement à partir des extraits" in system and "[1]" in system
     assert "« Les documents dont je dispose ne le précisent pas. »" in system and "français" in system
@@ -201,8 +203,10 @@ def test_llm_mode_needs_a_model_and_says_which(index_settings, embeddings) -> No
     store = ChunkStore.open(index_settings)
     with pytest.raises(ConfigError, match="ASSISTANT_LLM_BASE_URL.*ASSISTANT_LLM_GGUF"):
         Assistant(index_settings.model_copy(update={"answer_mode": "llm"}), embeddings, store)
-    with pytest.raises(ConfigError, match="extractive, llm"):
-        Assistant(index_settings.model_copy(update={"answer_mode": "génératif"}), embeddings, store)
+    with pytest.raises(
+        ConfigError, match="ASSISTANT_ANSWER_MODE « génératif » inconnu ; valeurs possibles : extractive, llm"
+    ):
+        settings_with(index_settings, answer_mode="génératif")
     with pytest.raises(ConfigError, match="n'est pas un fichier GGUF"):
         load_chat_model(Settings(llm_gguf="/nulle/part.gguf"))
     with pytest.raises(ConfigError, match="pas les deux"):

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from assistant.app.feedback import FeedbackStore
-from assistant.app.ui import ChatHandlers, Conversation
+from assistant.app.handlers import ChatHandlers, Conversation
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 from assistant.ingest.indexing import ingest

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from assistant.answer.compose import Citation
+from assistant.answer.types import Citation
 from assistant.app.feedback import FeedbackStore
+from assistant.app.handlers import ChatHandlers, Conversation
 from assistant.app.render import render_question, render_sources
-from assistant.app.ui import EXAMPLES, ChatHandlers, Conversation
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 
-from .conftest import app_settings, free_port, served_app
+from .conftest import EXAMPLES, app_settings, free_port, served_app
 
 PASSWORD = "mot-de-passe-conseiller"
 

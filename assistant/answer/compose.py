@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from assistant.answer.messages import say
+from assistant.answer.types import Citation, citation_for
 from assistant.config import Settings
-from assistant.search.analysis import fold_accents
+from assistant.reading.analysis import fold_accents
+from assistant.reading.question import Question
+from assistant.reading.text import strip_marker
 from assistant.search.lexical import QueryTerm
-from assistant.search.retrieval import Hit, Retrieval, ScoredUnit, split_question
-from assistant.text import strip_marker
+from assistant.search.retrieval import Retrieval, ScoredUnit, sentence_score
 
 # The form of a question asking for several things; generic French and English, no topic words.
 _LIST_QUESTION = re.compile(
@@ -28,80 +28,13 @@ _LIST_QUESTION = re.compile(
 Weights = Callable[[list[QueryTerm]], list[tuple[frozenset[str], float]]]
 
 
-@dataclass(frozen=True)
-class Citation:
-    """A retrieved passage an answer quotes; `n` is its `[n]` marker in the text."""
-
-    n: int
-    source: str
-    section: str
-    text: str
-    score: float
-    rank: int
-    chunk_id: str
-    quotes: list[str]
-    dense_score: float | None = None
-    bm25_score: float | None = None
-    page: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if self.page is None:
-            del data["page"]
-        return data
-
-
-@dataclass
-class Answer:
-    """The reply to one question."""
-
-    text: str
-    abstained: bool
-    citations: list[Citation] = field(default_factory=list)
-    latency_ms: float = 0.0
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    reason: str = "answered"  # answered, not_in_documents, offtopic, injection, medical, personal…
-    language: str = "fr"
-    followup: bool = False
-    query: str = ""
-    coverage: float = 0.0
-    score: float = 0.0  # the best sentence's fused score the low_score check read
-    mode: str = "extractive"  # who wrote the text: "extractive" (quotes) or "llm" (a checked model answer)
-    fallback: str = ""  # in llm mode, why the extractive answer was shown: unreachable, timeout, error, no_citation
-    dropped: list[str] = field(default_factory=list)  # model sentences removed for an unsupported figure
-    retrieval: Any = field(default=None, repr=False, compare=False)  # what it was answered from (evals)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "answer": self.text,
-            "abstained": self.abstained,
-            "citations": [c.to_dict() for c in self.citations],
-            "latency_ms": round(self.latency_ms, 2),
-            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-            "reason": self.reason,
-            "language": self.language,
-            "followup": self.followup,
-            "mode": self.mode,
-            "fallback": self.fallback,
-            "dropped": list(self.dropped),
-        }
-
-
 def compose(
-    question: str,
-    retrieval: Retrieval,
-    weights: Weights,
-    read: Callable[[str], list[QueryTerm]],
-    language: str,
-    settings: Settings,
-    intro_key: str = "intro",
+    question: Question, retrieval: Retrieval, weights: Weights, settings: Settings
 ) -> tuple[str, list[Citation], float, float]:
     """Writes the extractive answer and its citations from the scored sentences.
 
     Args:
         weights: the key words of a question with their idf weights (`Retriever.term_weights`).
-        read: how a text's words map to the corpus (`LexicalIndex.read_question`), for each part
-            of a question that asks two things.
 
     Returns:
         The text, the citations, the coverage: the idf-weighted share of the question's key words
@@ -111,15 +44,15 @@ def compose(
     """
     if not retrieval.units:
         return "", [], 0.0, 0.0
-    parts = split_question(question)
+    language = question.language
     chosen: list[ScoredUnit] = []
     score = retrieval.best_score
-    for part in parts:
+    for part, terms in zip(question.parts, retrieval.part_terms or [retrieval.terms], strict=True):
         units = retrieval.units
-        if len(parts) > 1:
-            units = _rescored(units, weights(read(part)), settings)
+        if retrieval.part_terms:
+            units = _rescored(units, weights(terms), settings)
             score = max(score, max(u.score - u.figure_gain for u in units))
-        for unit in select(part, units, weights(retrieval.terms if len(parts) == 1 else read(part)), settings):
+        for unit in select(part, units, weights(terms), settings):
             if unit.unit.id not in {u.unit.id for u in chosen}:
                 chosen.append(unit)
     ordered = sorted(chosen, key=lambda u: (u.hit.rank, u.unit.position))
@@ -139,7 +72,7 @@ def compose(
         if not (quote.startswith("«") and quote.endswith("»")):  # already a quotation in the source
             quote = f"« {quote} »"
         lines.append(f"- {quote} [{citation.n}]")
-    intro = say(intro_key, language)
+    intro = say("claim_intro" if question.claim else "intro", language)
     if len(lines) == 1:
         return f"{intro} {lines[0][2:]}", list(citations.values()), coverage, score
     return intro + "\n" + "\n".join(lines), list(citations.values()), coverage, score
@@ -153,9 +86,7 @@ def _rescored(
     rescored = []
     for u in units:
         lexical = sum(w for stems, w in weighted if stems & u.stems) / total
-        score = u.base + (settings.unit_lexical_weight + settings.unit_share_weight) * lexical / (
-            settings.unit_rrf_k + 1
-        )
+        score = sentence_score(settings, u.base, lexical, lexical)
         rescored.append(ScoredUnit(u.unit, u.hit, u.dense, lexical, score, u.stems, u.base, u.figure_gain))
     return sorted(rescored, key=lambda s: (-s.score, s.hit.rank, s.unit.position))
 
@@ -221,21 +152,3 @@ def _coverage(weighted: list[tuple[frozenset[str], float]], units: list[ScoredUn
     if not total:
         return 1.0
     return sum(w for stems, w in weighted if stems & seen) / total
-
-
-def citation_for(n: int, hit: Hit) -> Citation:
-    meta = hit.chunk.metadata
-    page = meta.get("page")
-    return Citation(
-        n=n,
-        source=hit.source,
-        section=hit.section,
-        text=hit.chunk.text,
-        score=round(hit.score, 5),
-        rank=hit.rank,
-        chunk_id=hit.chunk.id,
-        quotes=[],
-        dense_score=None if hit.dense_score is None else round(hit.dense_score, 4),
-        bm25_score=None if hit.bm25_score is None else round(hit.bm25_score, 4),
-        page=int(page) if isinstance(page, int) else None,
-    )

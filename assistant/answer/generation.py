@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from assistant.answer.compose import Citation, citation_for
-from assistant.answer.llm import ModelFailure
-from assistant.ingest.chunking import split_sentences
-from assistant.profile import current_profile
-from assistant.search.analysis import analyze
+from assistant.answer.types import Citation, citation_for
+from assistant.models.llm import ModelFailure
+from assistant.profile import Profile
+from assistant.reading.analysis import analyze
+from assistant.reading.text import split_sentences
 from assistant.search.retrieval import Hit
 
 NOT_SAID = {
@@ -55,10 +55,11 @@ class Checked:
     unsupported_figures: list[str] = field(default_factory=list)
 
 
-def build_messages(question: str, hits: list[Hit], language: str) -> list[BaseMessage]:
-    """The system prompt and one user message: the numbered passages, then the question."""
+def build_messages(question: str, hits: list[Hit], language: str, profile: Profile) -> list[BaseMessage]:
+    """The system prompt (naming the profile's title) and one user message: the numbered passages,
+    then the question."""
     system = SYSTEM_PROMPT.format(
-        title=current_profile().title,
+        title=profile.title,
         not_said=NOT_SAID.get(language, NOT_SAID["fr"]),
         language=_LANGUAGE_NAMES.get(language, "français"),
     )

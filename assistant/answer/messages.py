@@ -3,7 +3,7 @@ title's name and where to look come from the profile (`profile.toml`)."""
 
 from __future__ import annotations
 
-from assistant.profile import current_profile
+from assistant.profile import Profile
 
 TEXTS: dict[str, dict[str, str]] = {
     "intro": {
@@ -79,10 +79,15 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def say(key: str, language: str, **values: object) -> str:
+def say(key: str, language: str, profile: Profile | None = None, **values: object) -> str:
     """The text `key` in the user's language (French unless the question was English), with the
-    profile's texts (`{title}`, `{where_to_look}`…) and `values` filled in."""
+    profile's texts (`{title}`, `{where_to_look}`…) and `values` filled in.
+
+    Raises:
+        KeyError: the text names a profile value and no profile was given.
+    """
     text = TEXTS[key]["en" if language == "en" else "fr"]
     if "{" not in text:
         return text
-    return text.format(**(current_profile().values(language) | {k: str(v) for k, v in values.items()}))
+    known = profile.values(language) if profile is not None else {}
+    return text.format(**(known | {k: str(v) for k, v in values.items()}))

@@ -6,7 +6,6 @@ Each backend runs in its own process, so that its peak memory is its own. Figure
 from __future__ import annotations
 
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from assistant.config import Settings
+from assistant.config import Settings, load_settings
 
 QUESTIONS = [
     "Combien d'heures dure la formation ?",
@@ -41,7 +40,7 @@ def measure(settings: Settings, repeat: int) -> dict[str, Any]:
     """Measures one backend in this process: load, ask latency, query embedding, ingest, RSS."""
     from assistant.core import Assistant
     from assistant.ingest.indexing import build_chunks, ingest
-    from assistant.search.embeddings import load_embeddings
+    from assistant.models.embeddings import load_embeddings
     from assistant.search.store import ChunkStore
 
     started = time.perf_counter()
@@ -100,9 +99,9 @@ def run_bench(settings: Settings, repeat: int, out: TextIO, backends: tuple[str,
     """Runs `measure` for each backend in a child process and prints one table."""
     rows = []
     for backend in backends:
-        env = dict(os.environ, ASSISTANT_EMBEDDINGS=backend)
-        code = f"from assistant.app.bench import _child; _child({repeat})"
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+        # A child process per backend: each one's memory and load time are its own.
+        code = f"from assistant.app.bench import _child; _child({repeat}, {backend!r})"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             print(f"{backend} : échec\n{done.stderr[-2000:]}", file=out)
             continue
@@ -117,5 +116,5 @@ def run_bench(settings: Settings, repeat: int, out: TextIO, backends: tuple[str,
     return 0
 
 
-def _child(repeat: int) -> None:
-    print(json.dumps(measure(Settings(), repeat)))
+def _child(repeat: int, backend: str) -> None:
+    print(json.dumps(measure(load_settings(embeddings=backend), repeat)))

@@ -1,4 +1,4 @@
-"""Command line: `python -m assistant ingest|ask|bench`. Errors become one French line and exit 1."""
+"""Command line: `python -m assistant serve|ingest|ask|bench`. Errors become one French line and exit 1."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from assistant.config import Settings
-from assistant.errors import AssistantError, IndexMissingError
+from assistant.answer.types import Draft, Final
+from assistant.app.loading import load_or_build_assistant, run_ingest
+from assistant.config import Settings, load_settings
+from assistant.errors import AssistantError
 
 # Settings a flag may override: the flag is the setting's name (`--index-dir` -> index_dir).
 _OVERRIDABLE = ("corpus_dir", "index_dir", "chroma_url", "embeddings", "model_dir", "retrieval_mode", "top_k")
@@ -18,6 +20,8 @@ _OVERRIDABLE = ("corpus_dir", "index_dir", "chroma_url", "embeddings", "model_di
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m assistant", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="ouvre le chat (ASSISTANT_HOST, ASSISTANT_PORT) ; `python app.py`")
 
     ingest = commands.add_parser("ingest", help="construit ou met à jour l'index à partir du corpus")
     ingest.add_argument("--json", action="store_true", help="résumé sur une ligne JSON")
@@ -31,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="mesure latence, débit d'indexation et mémoire")
     bench.add_argument("--repeat", type=int, default=50, help="questions posées pour la latence")
 
-    for sub in (ingest, ask, bench):
+    for sub in (serve, ingest, ask, bench):
         for name in _OVERRIDABLE:
             sub.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, help=argparse.SUPPRESS)
     return parser
@@ -39,57 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {n: getattr(args, n) for n in _OVERRIDABLE if getattr(args, n, None) is not None}
-    return Settings(**overrides)
-
-
-def _progress_bar(label: str) -> Any:
-    from tqdm import tqdm
-
-    bar: Any = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=label, unit="texte", file=sys.stderr, leave=False)  # passages and sentences
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update
-
-
-def run_ingest(settings: Settings, rebuild: bool, as_json: bool, out: TextIO) -> int:
-    from assistant.ingest.indexing import ingest
-    from assistant.search.embeddings import load_embeddings
-
-    summary = ingest(settings, load_embeddings(settings), rebuild=rebuild, progress=_progress_bar("Indexation"))
-    if as_json:
-        print(json.dumps(summary.to_dict(), ensure_ascii=False), file=out)
-        return 0
-    for skipped in summary.skipped:
-        print(f"Ignoré : {skipped.file} — {skipped.reason}", file=out)
-    if summary.added == 0 and summary.removed == 0:
-        print(f"Index à jour : rien à indexer ({summary.chunks} passages, {summary.files} fichier(s)).", file=out)
-    else:
-        print(
-            f"Index prêt : {summary.chunks} passages ({summary.units} phrases) de {summary.files} fichier(s) — "
-            f"{summary.added} ajoutés, {summary.unchanged} inchangés, {summary.removed} retirés.",
-            file=out,
-        )
-    return 0
-
-
-def load_or_build_assistant(settings: Settings) -> Any:
-    """The assistant over the live index, building the index first (with a progress bar) if absent."""
-    from assistant.core import Assistant
-
-    try:
-        return Assistant.from_settings(settings)
-    except IndexMissingError:
-        print("Aucun index : construction à partir du corpus…", file=sys.stderr)
-        run_ingest(settings, rebuild=False, as_json=False, out=sys.stderr)
-        return Assistant.from_settings(settings)
+    return load_settings(**overrides)
 
 
 def run_ask(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
@@ -104,15 +58,16 @@ def run_ask(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: Te
     if not args.jsonl:
         answer = None
         drafting = False
-        for item in assistant.stream(args.question):
-            if isinstance(item, str):  # llm mode: the model's draft on stderr, the checked answer below
-                if not drafting and not args.json:
-                    print("Brouillon du modèle, en cours de vérification :", file=sys.stderr)
-                drafting = True
-                if not args.json:
-                    print(item, end="", file=sys.stderr, flush=True)
-            else:
-                answer = item
+        for event in assistant.stream(args.question):
+            match event:
+                case Draft(text=piece):  # llm mode: the model's draft on stderr, the checked answer below
+                    if not drafting and not args.json:
+                        print("Brouillon du modèle, en cours de vérification :", file=sys.stderr)
+                    drafting = True
+                    if not args.json:
+                        print(piece, end="", file=sys.stderr, flush=True)
+                case Final(answer=final):
+                    answer = final
         assert answer is not None
         if drafting and not args.json:
             print("\n", file=sys.stderr)
@@ -147,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)
+        if args.command == "serve":
+            from assistant.app.ui import serve
+
+            serve(settings)
+            return 0
         if args.command == "ingest":
             return run_ingest(settings, args.rebuild, args.json, sys.stdout)
         if args.command == "ask":

@@ -13,12 +13,9 @@ import re
 from dataclasses import dataclass
 
 from assistant.ingest.documents import SourceDocument
-from assistant.text import LIST_ITEM as _LIST_ITEM
-from assistant.text import SENTENCE_END as _SENTENCE_END
-from assistant.text import (
-    document_label,
-    split_sentences,  # noqa: F401 - part of the chunker's API
-)
+from assistant.reading.text import LIST_ITEM as _LIST_ITEM
+from assistant.reading.text import SENTENCE_END as _SENTENCE_END
+from assistant.reading.text import indexed_text
 
 _MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _NUMBERED_HEADING = re.compile(
@@ -26,10 +23,6 @@ _NUMBERED_HEADING = re.compile(
 )
 _TITLE_MAX_CHARS = 100
 _NUMBERED_MAX_CHARS = 400
-
-
-# What is embedded for a passage and a sentence; an index built with another layout is rebuilt.
-TEXT_FORMAT = "label-section-text+units-1"
 
 
 @dataclass(frozen=True)
@@ -74,11 +67,6 @@ class _Block:
     @property
     def single_line(self) -> bool:
         return "\n" not in self.text.strip()
-
-
-def indexed_text(source: str, section: str, text: str) -> str:
-    """The text a passage is embedded and searched by (`TEXT_FORMAT` names this layout)."""
-    return "\n".join(part for part in (document_label(source), section, text) if part)
 
 
 def chunk_id(source: str, text: str) -> str:

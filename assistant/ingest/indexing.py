@@ -15,9 +15,10 @@ from langchain_core.embeddings import Embeddings
 
 from assistant.config import Settings
 from assistant.errors import DiskFullError, EmptyCorpusError
-from assistant.ingest.chunking import TEXT_FORMAT, Chunk, chunk_document
+from assistant.ingest.chunking import Chunk, chunk_document
 from assistant.ingest.documents import Skipped, load_corpus
-from assistant.ingest.units import Unit, units_of
+from assistant.reading.text import TEXT_FORMAT
+from assistant.reading.units import Unit, units_of
 from assistant.search.store import ChunkStore
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)

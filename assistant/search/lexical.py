@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.search.analysis import analyze, content_words, is_question_word, stem
+from assistant.reading.analysis import analyze, content_words, is_question_word, stem
 
 _TYPO_MIN_CHARS = 6  # « porte » is one letter from « poste »: shorter words are not guessed
 # rapidfuzz ratio: a missing letter in 7 scores 92, a wrong one 86; « salaire » vs « salariés » 80.
@@ -79,9 +79,14 @@ class LexicalIndex:
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
     def read_question(self, text: str) -> list[QueryTerm]:
-        """Each content word of a question, with the corpus stems it matches (none: unknown)."""
+        """Each content word of a text (a previous turn, a part of a question), with the corpus
+        stems it matches (none: unknown)."""
+        return self.terms(tuple(dict.fromkeys(content_words(text))))
+
+    def terms(self, words: tuple[str, ...]) -> list[QueryTerm]:
+        """Each of a question's content words (`Question.words`), with the corpus stems it matches."""
         terms = []
-        for word in dict.fromkeys(content_words(text)):
+        for word in words:
             own = stem(word)
             stems = frozenset({own}) if own in self.df else self._near(word)
             terms.append(QueryTerm(word, stems, key=not is_question_word(word)))

@@ -9,7 +9,6 @@ question's words they (or their heading) contain.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,16 +17,13 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.config import Settings
-from assistant.errors import ConfigError, StoreUnavailableError
-from assistant.ingest.chunking import indexed_text
-from assistant.ingest.units import Unit, units_of
-from assistant.search.analysis import analyze, asks_figure, has_figure
+from assistant.errors import StoreUnavailableError
+from assistant.reading.analysis import analyze, has_figure
+from assistant.reading.question import Question
+from assistant.reading.text import indexed_text
+from assistant.reading.units import Unit, units_of
 from assistant.search.lexical import LexicalIndex, QueryTerm
 from assistant.search.store import StoredChunk, is_connection_error
-
-MODES = ("hybrid", "dense", "bm25")
-DENSE_SEARCHES = ("auto", "memory", "chroma")
-_ELLIPTIC_START = re.compile(r"^\s*(et|mais|ou|sinon|puis|and|but|what about|how about)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -71,6 +67,7 @@ class Retrieval:
     hits: list[Hit]
     terms: list[QueryTerm]  # of the question itself
     units: list[ScoredUnit] = field(default_factory=list)  # of the hits, best first
+    part_terms: list[list[QueryTerm]] = field(default_factory=list)  # of each part of a two-part question
     followup: bool = False
     best_dense: float = 0.0  # best cosine similarity of a sentence (or passage) to the question
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -86,38 +83,27 @@ class Retrieval:
         return [t for t in self.terms if t.key and not t.word.isdigit()]
 
 
-def previous_user_turn(history: list[dict[str, str]]) -> str:
-    for message in reversed(history):
-        if message.get("role") == "user" and message.get("content", "").strip():
-            return message["content"]
-    return ""
-
-
-def is_elliptic(question: str, terms: list[QueryTerm]) -> bool:
-    """A question too short to stand alone: few key words, or it opens on « et », « mais »…"""
-    keys = [t for t in terms if t.key]
-    return len(keys) <= 2 or (bool(_ELLIPTIC_START.match(question)) and len(keys) <= 4)
-
-
-def split_question(question: str) -> list[str]:
-    """The parts of a question that asks two things (« …, et combien… ? »), or [question]."""
-    parts = re.split(r"\?|[,;]\s*(?:et|and)\s+|\s+et (?=combien|quel|qui|o[uù] |quand|comment)", question)
-    parts = [p.strip() for p in parts if len(p.split()) >= 3]
-    return parts if len(parts) > 1 else [question]
-
-
 def searches_in_memory(settings: Settings) -> bool:
-    """Whether the dense side searches the passage vectors read at start rather than querying Chroma.
-
-    Raises:
-        ConfigError: an unknown `dense_search`.
-    """
-    if settings.dense_search not in DENSE_SEARCHES:
-        raise ConfigError(
-            f"ASSISTANT_DENSE_SEARCH « {settings.dense_search} » inconnu ; valeurs possibles : "
-            f"{', '.join(DENSE_SEARCHES)}."
-        )
+    """Whether the dense side searches the passage vectors read at start rather than querying Chroma."""
     return settings.dense_search == "memory" or (settings.dense_search == "auto" and not settings.chroma_url)
+
+
+def base_score(settings: Settings, passage_rank: int, dense_rank: int | None, figure_gain: float) -> float:
+    """The part of a sentence's score that does not read its words: its passage's rank, its rank by
+    similarity among all sentences, and what stating a figure gains it when one is asked for."""
+    k = settings.unit_rrf_k
+    base = settings.unit_passage_weight / (k + passage_rank) + figure_gain
+    return base + (settings.unit_dense_weight / (k + dense_rank) if dense_rank else 0.0)
+
+
+def sentence_score(settings: Settings, base: float, bm25: float, share: float) -> float:
+    """A sentence's fused score: `base_score`, plus its BM25 side as a share of a first rank (its
+    BM25 rank r gives (k + 1) / (k + r); for a part of a two-part question, which has no BM25
+    ranking of its own, the part's share of words stands in), plus the share (idf-weighted) of the
+    question's words it holds, which counts as much as a first rank would (times
+    `unit_share_weight`): among close candidates, the one that says what was asked."""
+    k = settings.unit_rrf_k
+    return base + (settings.unit_lexical_weight * bm25 + settings.unit_share_weight * share) / (k + 1)
 
 
 def _normalized(rows: list[Any]) -> np.ndarray:
@@ -141,11 +127,6 @@ class Retriever:
         chunks: list[StoredChunk],
         vectors: dict[str, Any] | None = None,
     ) -> None:
-        if settings.retrieval_mode not in MODES:
-            raise ConfigError(
-                f"ASSISTANT_RETRIEVAL_MODE « {settings.retrieval_mode} » inconnu ; valeurs possibles : "
-                f"{', '.join(MODES)}."
-            )
         vectors = vectors or {}
         self.settings = settings
         self.embeddings = embeddings
@@ -209,17 +190,18 @@ class Retriever:
     def _unit_dense(self, vector: np.ndarray) -> np.ndarray | None:
         return None if self._unit_matrix is None else self._unit_matrix @ vector
 
-    def retrieve(self, question: str, context: str = "") -> Retrieval:
+    def retrieve(self, question: Question, context: str = "") -> Retrieval:
         """Finds the passages and scores the sentences for a question.
 
         Args:
-            question: the question as the user typed it (cleaned).
+            question: the question, read (`read_question`): its searched text and its words.
             context: the previous turn, searched with the question when it is a follow-up; its
                 words count for less than the question's own.
         """
         settings = self.settings
-        terms = self.lexical.read_question(question)
-        query = f"{context} {question}".strip()
+        terms = self.lexical.terms(question.words)
+        part_terms = [self.lexical.read_question(part) for part in question.parts] if len(question.parts) > 1 else []
+        query = f"{context} {question.searched}".strip()
         context_terms = self.lexical.read_question(context) if context else []
         timings: dict[str, float] = {}
         started = time.perf_counter()
@@ -255,11 +237,11 @@ class Retriever:
         words = [t.word for t in terms if t.key] + [t.word for t in context_terms if t.key]
         unit_bm25 = self.unit_lexical.scores([s for t in terms + context_terms for s in t.stems], words)
         units = self._score_units(
-            fused[: settings.unit_passages], terms, context_terms, unit_dense, unit_bm25, asks_figure(question)
+            fused[: settings.unit_passages], terms, context_terms, unit_dense, unit_bm25, question.asks_figure
         )
         timings["retrieve"] = (time.perf_counter() - started) * 1000
         best = max((u.dense for u in units), default=max(dense.values(), default=0.0))
-        return Retrieval(query, hits, terms, units, bool(context), best, timings)
+        return Retrieval(query, hits, terms, units, part_terms, bool(context), best, timings)
 
     def _score_units(
         self,
@@ -299,16 +281,11 @@ class Retriever:
                     cosine = float(unit_dense[self._unit_row[unit.id]])
                 else:
                     cosine = hit.dense_score or 0.0
-                base = settings.unit_passage_weight / (k + hit.rank)
-                if unit.id in dense_rank:
-                    base += settings.unit_dense_weight / (k + dense_rank[unit.id])
-                lexical = settings.unit_lexical_weight / (k + lexical_rank[unit.id]) if unit.id in lexical_rank else 0.0
-                # The share of the question's words the sentence holds counts as much as a first rank
-                # would (times unit_share_weight): among close candidates, the one that says what was asked.
-                lexical += settings.unit_share_weight * share / (k + 1)
                 gain = settings.unit_figure_weight / (k + 1) if wants_figure and unit.id in self._with_figure else 0.0
-                base += gain
-                scored.append(ScoredUnit(unit, hit, cosine, share, base + lexical, stems, base, gain))
+                base = base_score(settings, hit.rank, dense_rank.get(unit.id), gain)
+                bm25 = (k + 1) / (k + lexical_rank[unit.id]) if unit.id in lexical_rank else 0.0
+                score = sentence_score(settings, base, bm25, share)
+                scored.append(ScoredUnit(unit, hit, cosine, share, score, stems, base, gain))
         scored.sort(key=lambda s: (-s.score, s.hit.rank, s.unit.position))
         return scored
 

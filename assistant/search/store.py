@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from assistant.config import Settings
 from assistant.errors import ConfigError, IndexMissingError, StoreUnavailableError
-from assistant.ingest.units import UNIT
+from assistant.reading.units import UNIT
 
 _POINTER_KEY = "live"
 

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from assistant.search.analysis import fold_accents, words
+from assistant.reading.analysis import fold_accents, words
 
 _TAG = re.compile(r"<\s*(script|style|iframe)\b.*?(<\s*/\s*\1\s*>|$)|<[^>]{0,500}>", re.IGNORECASE | re.DOTALL)
 _MD_LINK = re.compile(r"!?\[([^\]]{0,200})\]\([^)]{0,500}\)")

