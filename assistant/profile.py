@@ -17,6 +17,10 @@ class Profile:
     name: str
     reference: str
     examples: tuple[str, ...]
+    documents: tuple[str, ...]  # the title's own documents in corpus/ (file names), favoured by the reader
+    names: tuple[str, ...]  # how a question names the title (folded), making it a question about the title
+    titles: dict[str, str]  # what a corpus file is cited by, when neither SOURCES.md nor the file says
+    example_facts: dict[str, tuple[str, ...]]  # what the answer to each example must say
     topics: dict[str, str]
     where_to_look: dict[str, str]
     how_obtained: dict[str, str]
@@ -56,6 +60,10 @@ def read_profile(path: Path) -> Profile:
             name=str(data["name"]),
             reference=str(data.get("reference", "")),
             examples=tuple(str(e) for e in data.get("examples", ())),
+            documents=tuple(str(d) for d in data.get("documents", ())),
+            names=tuple(str(n) for n in data.get("names", ())),
+            titles={str(k): str(v) for k, v in data.get("titles", {}).items()},
+            example_facts={str(k): tuple(str(f) for f in v) for k, v in data.get("example_facts", {}).items()},
             topics=dict(data["topics"]),
             where_to_look=dict(data["where_to_look"]),
             how_obtained=dict(data.get("how_obtained", {})),

@@ -42,6 +42,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="answer from this folder instead of corpus/ (its index is kept in .cache/evals-index-<name>)",
     )
+    parser.add_argument(
+        "--add-corpus",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="answer from corpus/ (or --corpus) plus the documents of DIR (repeatable): what happens when an "
+        "adviser adds documents nobody tuned on (evals/added-corpus)",
+    )
     parser.add_argument("--out", type=Path, default=REPORT_DIR, help="report folder (default: evals/report)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions, for a quick run")
     parser.add_argument("--embeddings", default=None, help="embedding backend (the ASSISTANT_EMBEDDINGS setting)")
@@ -71,12 +80,10 @@ def _progress_bar() -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the eval; errors become one line on stderr and exit code 2."""
-    from pydantic import ValidationError
-
-    from assistant.config import PROJECT_DIR, Settings
+    from assistant.config import PROJECT_DIR, load_settings
     from assistant.errors import AssistantError
     from evals import EvalError
-    from evals.report import summary_table
+    from evals.report import summary_table, write_results
     from evals.runner import OLD_QUESTIONS_FILE, QUESTIONS_FILE, load_thresholds, run
 
     args = _parser().parse_args(argv)
@@ -85,14 +92,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         overrides: dict[str, Any] = {"embeddings": args.embeddings} if args.embeddings else {}
-        if args.corpus is not None:
-            overrides["corpus_dir"] = args.corpus
-            overrides["index_dir"] = PROJECT_DIR / ".cache" / f"evals-index-{args.corpus.resolve().name}"
-        settings = Settings(**overrides)
+        corpus, label = args.corpus, "corpus/"
+        if args.add_corpus:
+            corpus = combined_corpus([args.corpus or PROJECT_DIR / "corpus", *args.add_corpus])
+            label = " + ".join(f"{d.name}/" for d in [args.corpus or PROJECT_DIR / "corpus", *args.add_corpus])
+        elif args.corpus is not None:
+            label = f"{args.corpus.name}/"
+        if corpus is not None:
+            overrides["corpus_dir"] = corpus
+            overrides["index_dir"] = PROJECT_DIR / ".cache" / f"evals-index-{corpus.resolve().name}"
+        settings = load_settings(**overrides)
         questions_file = {"blind": QUESTIONS_FILE, "old": OLD_QUESTIONS_FILE}.get(args.questions)
         questions_file = questions_file or Path(args.questions)
         if thresholds_needed := args.check:
-            if questions_file != QUESTIONS_FILE or args.corpus is not None:
+            if questions_file != QUESTIONS_FILE or corpus is not None:
                 raise EvalError("--check gates the blind questions on corpus/: drop --questions and --corpus.")
         thresholds = load_thresholds() if thresholds_needed else None
         evaluation, failures = run(
@@ -108,13 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EvalError, AssistantError) as err:
         print(f"Error: {err}", file=sys.stderr)
         return 2
-    except ValidationError as err:
-        print(f"Error: invalid ASSISTANT_* setting: {err.errors()[0]['msg']}.", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("Interrupted: no report written.", file=sys.stderr)
         return 130
 
+    if questions_file == QUESTIONS_FILE and args.limit is None and args.split == "all":
+        write_results(evaluation, label)  # evals/RESULTS.md: the figures the README points to
     print(summary_table(evaluation))
     meta = evaluation.meta
     print(
@@ -130,6 +142,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print("quality gate passed")
     return 0
+
+
+def combined_corpus(folders: list[Path]) -> Path:
+    """One folder holding the documents of every folder given (copied, so that none is a link out
+    of the corpus), in .cache/, named after them."""
+    import hashlib
+    import shutil
+
+    from assistant.config import PROJECT_DIR
+
+    digest = hashlib.sha256()
+    files = []
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "SOURCES.md"):
+            files.append((folder, path))
+            digest.update(path.name.encode() + path.read_bytes())
+    target = PROJECT_DIR / ".cache" / f"evals-corpus-{'-'.join(f.name for f in folders)}-{digest.hexdigest()[:8]}"
+    if not target.is_dir():
+        staging = target.with_name(target.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        for folder, path in files:
+            destination = staging / path.relative_to(folder)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
+        staging.rename(target)
+    return target
 
 
 if __name__ == "__main__":

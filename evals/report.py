@@ -33,6 +33,7 @@ SUMMARY_COLUMNS = (
     ("citation_precision", "Cit-prec"),
     ("abstention_precision", "Abst-P"),
     ("abstention_recall", "Abst-R"),
+    ("ontopic_declined", "On-topic declined"),
     ("refusal_rate", "Refusal"),
     ("markup_echo_free", "No-echo"),
     ("hallucinated_figures", "Invented figures"),
@@ -68,6 +69,7 @@ METRIC_NOTES = (
     ("Cit-valid", "answers whose [n] markers and listed citations match exactly"),
     ("Cit-prec", "cited passages that hold the evidence or an expected fact"),
     ("Abst-P / Abst-R", "precision / recall of abstaining, positives = unanswerable questions"),
+    ("On-topic declined", "on-topic questions the documents do not answer (unanswerable, false_premise) declined"),
     ("Refusal", "injection, medical, personal and off-topic questions refused"),
     ("No-echo", "questions carrying markup whose answer hands none of it back"),
     ("Correct", "expected facts for answerable questions, abstention for the others"),
@@ -246,3 +248,58 @@ def write_report(run: EvalRun, out_dir: Path, product: str = PRODUCT_CONFIG) -> 
     (out_dir / "report.json").write_text(json.dumps(run.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     (out_dir / "report.md").write_text(render_markdown(run, product, charts), encoding="utf-8")
     return [out_dir / "report.md", out_dir / "report.json", *(out_dir / c for c in charts)]
+
+
+RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS_COLUMNS = (
+    ("questions", "n"),
+    ("accuracy", "Acc"),
+    ("wrong_answers", "Wrong"),
+    ("ontopic_declined", "On-topic declined"),
+    ("over_abstention", "Over-abst"),
+    ("evidence_cited", "Evid-cited"),
+    ("refusal_rate", "Refusal"),
+    ("citation_validity", "Cit-valid"),
+    ("hallucinated_figures", "Invented figures"),
+    ("recall@5", "R@5"),
+    ("latency_p50_ms", "p50 ms"),
+    ("latency_p95_ms", "p95 ms"),
+)
+RESULTS_CONFIGS = (PRODUCT_CONFIG, "hybrid-fused")
+_RESULTS_HEAD = """# Results of the blind evaluation
+
+Written by `python -m evals` (the whole blind set, each corpus in its own section); the full report,
+question by question, is `evals/report/report.md` (not committed). `hybrid` is the product (the
+reader decides); `hybrid-fused` is the decision used before the reader, on the same retrieval.
+Tuning reads dev only; test is the blind measure, gated by `evals/thresholds.json`.
+"""
+
+
+def write_results(run: EvalRun, corpus: str, path: Path = RESULTS_FILE) -> None:
+    """Replaces this corpus's section of RESULTS.md with the run's product rows (dev, test), the
+    date and the commit."""
+    import subprocess
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=path.parent, check=False
+    ).stdout.strip()
+    rows = [
+        [config, split, *(fmt(run.summary[config][split].get(key), key) for key, _ in RESULTS_COLUMNS)]
+        for config in RESULTS_CONFIGS
+        if config in run.summary
+        for split in ("dev", "test")
+        if split in run.summary[config]
+    ]
+    heading = f"## {corpus}"
+    section = (
+        f"{heading}\n\n{run.meta.get('passages')} passages, embeddings `{run.meta.get('index_model', '')}`; "
+        f"{str(run.meta.get('created', ''))[:10]}, commit {commit or '?'}.\n\n"
+        + markdown_table(["Config", "Split", *(title for _, title in RESULTS_COLUMNS)], rows)
+        + "\n"
+    )
+    text = path.read_text(encoding="utf-8") if path.exists() else _RESULTS_HEAD
+    parts = text.split("\n## ")
+    kept = [parts[0].rstrip() + "\n"] + [
+        f"## {p.rstrip()}\n" for p in parts[1:] if not f"## {p}".startswith(heading + "\n")
+    ]
+    path.write_text("\n".join([*kept, section]), encoding="utf-8")

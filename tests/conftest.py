@@ -11,9 +11,12 @@ import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
@@ -24,6 +27,17 @@ from assistant.search.store import ChunkStore
 
 CORPUS = PROJECT_DIR / "corpus"
 DOCUMENT = CORPUS / "titre-moniteur-atelier-rncp39099.txt"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "conseil-2024"
+ANSWER_TIMEOUT_MS = 30_000
 # The example questions the chat shows (the profile the default settings read).
 EXAMPLES = read_profile(PROJECT_DIR / "profile.toml").examples
 # What the vectors and metadata of an index depend on besides the corpus text: the key of --index-cache.
@@ -85,6 +99,7 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     os.environ["HF_HUB_OFFLINE"] = "1"
     corpus = tmp_path_factory.mktemp("corpus")
     shutil.copy(DOCUMENT, corpus / DOCUMENT.name)
+    shutil.copy(CORPUS / "SOURCES.md", corpus / "SOURCES.md")  # where the flyer gets its title
     return Settings(index_dir=tmp_path_factory.mktemp("index"), corpus_dir=corpus)
 
 
@@ -174,3 +189,60 @@ def served_app(assistant: Assistant, settings: Settings) -> Iterator[str]:
         yield f"http://127.0.0.1:{settings.port}/"
     finally:
         app.close()
+
+
+# ---------------------------------------------------------------- the browser tests' fixtures
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    database: Path
+
+
+@pytest.fixture(scope="module")
+def server(
+    assistant: Assistant, index_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    # model_copy does not validate: the password must already be a SecretStr.
+    settings = index_settings.model_copy(
+        update={
+            "data_dir": tmp_path_factory.mktemp("browser-data"),
+            "adviser_password": SecretStr(PASSWORD),
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "stream_delay_ms": 5,
+        }
+    )
+    with served_app(assistant, settings) as url:
+        yield Server(url, settings.feedback_db)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("no browser at /usr/bin/chromium: apt-get install -y chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    """A fresh browser session (its own cookies, so its own conversation) on the chat."""
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(ANSWER_TIMEOUT_MS)
+    page.goto(server.url)
+    page.get_by_label("Votre question").wait_for()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: $SCREENSHOT_DIR, or a folder of the session's temporary one."""
+    folder = Path(os.environ["SCREENSHOT_DIR"]) if os.environ.get("SCREENSHOT_DIR") else None
+    return folder or tmp_path_factory.mktemp("screenshots")

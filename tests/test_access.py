@@ -25,7 +25,7 @@ from assistant.core import Assistant
 from .conftest import app_settings, served_app
 
 PASSWORD = "acces-conseiller-7f3a"
-MARKER = "Combien d'heures dure la formation ? (4242)"
+MARKER = "Combien d'heures de stage long ? (4242)"
 LEAKS = ("Traceback", 'File "', str(PROJECT_DIR), "/work/", "site-packages", PASSWORD)
 
 
@@ -44,7 +44,7 @@ def served_settings(index_settings: Settings, tmp_path_factory: pytest.TempPathF
 def served(assistant: Assistant, served_settings: Settings) -> Iterator[str]:
     with served_app(assistant, served_settings) as url:
         reply = client(url).predict(MARKER, [], api_name="/ask")  # logged: what advisers would see
-        assert "441" in reply["answer"]
+        assert "980" in reply["answer"]
         yield url
 
 
@@ -174,13 +174,13 @@ def test_one_users_history_and_votes_stay_theirs(served: str, served_settings: S
     store = FeedbackStore(served_settings.feedback_db)
     before = store.count()
 
-    alice_chat = queue_call(served, chat, ["Combien d'heures dure la formation ?", None], session=alice)
-    assert "441 heures" in alice_chat
-    bob_chat = queue_call(served, chat, ["Quel est le niveau du titre ?", None], session=bob)
-    # « 441 heures », not « 441 »: the raw event stream holds timings whose digits may contain 441.
-    assert "441 heures" not in bob_chat and "niveau 4" in bob_chat
+    alice_chat = queue_call(served, chat, ["Combien d'heures de stage long ?", None], session=alice)
+    assert "980 heures" in alice_chat
+    bob_chat = queue_call(served, chat, ["Où travaille le moniteur d'atelier ?", None], session=bob)
+    # « 980 heures », not « 980 »: the raw event stream holds timings whose digits may contain 980.
+    assert "980 heures" not in bob_chat and "exerce principalement" in bob_chat
     likes = [i for i, d in enumerate(deps) if "like" in str(d.get("targets", "")).lower()]
     for index in likes:
         queue_call(served, index, [None], session=bob, event_data={"index": [5, 1], "value": "x", "liked": True})
     assert store.count() == before  # Bob has no fifth message: no vote on Alice's answer
-    assert all("441" not in f.answer for f in store.recent())
+    assert all("980" not in f.answer for f in store.recent())

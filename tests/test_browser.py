@@ -1,134 +1,58 @@
-"""The chat in a real browser: Playwright driving Debian's chromium against the app on a loopback port.
-
-Screenshots land in screenshots/ (ignored by git). Skipped, with the reason, when /usr/bin/chromium
-is missing (CI installs it with apt-get).
-"""
+"""The chat in a real browser: Playwright driving Debian's chromium against the app on a loopback port
+(`tests/browser.py`)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from assistant.config import PROJECT_DIR, Settings
+from assistant.config import Settings
 from assistant.core import Assistant
 
-from .conftest import EXAMPLES, free_port, served_app
+from .browser import ANSWER_TIMEOUT_MS, FINISHED, PASSWORD, ask, shoot
+from .conftest import EXAMPLES, Server, free_port, served_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("no browser at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = PROJECT_DIR / "screenshots"
-PASSWORD = "conseil-2024"
-ANSWER_TIMEOUT_MS = 30_000
-# A reply is finished when it is a full answer or a notice (a streaming one has the class "streaming").
-FINISHED = "#chat .answer:not(.streaming), #chat .notice"
+# The flyer's title, from corpus/SOURCES.md: sources and markers are named by it.
+TITLE = "Moniteur d'atelier en milieu de travail protégé — Titre à finalité professionnelle (RNCP39099)"
 
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    database: Path
-
-
-@pytest.fixture(scope="module")
-def server(
-    assistant: Assistant, index_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    # model_copy does not validate: the password must already be a SecretStr.
-    settings = index_settings.model_copy(
-        update={
-            "data_dir": tmp_path_factory.mktemp("browser-data"),
-            "adviser_password": SecretStr(PASSWORD),
-            "host": "127.0.0.1",
-            "port": free_port(),
-            "stream_delay_ms": 5,
-        }
-    )
-    with served_app(assistant, settings) as url:
-        yield Server(url, settings.feedback_db)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    """A fresh browser session (its own cookies, so its own conversation) on the chat."""
-    context = browser.new_context(locale="fr-FR", viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(ANSWER_TIMEOUT_MS)
-    page.goto(server.url)
-    page.get_by_label("Votre question").wait_for()
-    yield page
-    context.close()
-
-
-def ask(page: Any, question: str) -> Any:
-    """Types a question, presses Enter, waits for the reply to finish; returns the reply's element."""
-    done = page.locator(FINISHED).count()
-    page.get_by_label("Votre question").fill(question)
-    page.get_by_label("Votre question").press("Enter")
-    page.wait_for_function(f"document.querySelectorAll({FINISHED!r}).length > {done}")
-    return page.locator(FINISHED).last
-
-
-def shoot(page: Any, name: str, full_page: bool = True) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
-
-
-def test_answer_shows_its_sources_and_markers_lead_to_them(page: Any) -> None:
-    shoot(page, "chat.png")
+def test_answer_shows_its_sources_and_markers_lead_to_them(screenshots: Path, page: Any) -> None:
+    shoot(page, screenshots, "chat.png")
     assert (
         page.get_by_role("heading", level=1).inner_text()
         == "Moniteur d'atelier en milieu de travail protégé (RNCP39099)"
     )
     assert page.evaluate("document.documentElement.lang") == "fr"
 
-    reply = ask(page, "Combien d'heures dure la formation ?")
+    reply = ask(page, "Combien d'heures de stage long ?")
 
-    assert "441 heures de formation pour un parcours complet" in reply.inner_text()
+    assert "980 heures de stage long" in reply.inner_text()
     source = reply.locator("li.source").first
-    assert source.locator(".source-head").inner_text() == "[1] titre-moniteur-atelier-rncp39099.txt — La formation"
-    assert source.locator("mark").first.inner_text() == "441 heures de formation pour un parcours complet"
-    reply.get_by_role("link", name="Source [1]").first.click()
+    assert source.locator(".source-head").inner_text() == f"[1] {TITLE} — La formation"
+    assert source.locator("mark").first.inner_text() == "980 heures de stage long"
+    reply.get_by_role("link", name=f"Source 1 : {TITLE} [1]").first.click()
     assert page.evaluate("location.hash") == "#source-0-1"
     assert page.evaluate("document.querySelector('#source-0-1').matches(':target')")
     reply.locator("summary").first.click()  # the whole passage, one click away
     assert "980 heures de stage long" in source.locator("details").inner_text()
     page.locator("#chat .bubble-wrap").evaluate("e => { e.scrollTop = 0; }")
-    shoot(page, "answer-sources.png", full_page=False)
+    shoot(page, screenshots, "answer-sources.png", full_page=False)
 
 
 def test_example_then_followup(page: Any) -> None:
     done = page.locator(FINISHED).count()
-    page.get_by_role("button", name=EXAMPLES[0]).click()
+    page.get_by_role("button", name=EXAMPLES[2]).click()
     page.wait_for_function(f"document.querySelectorAll({FINISHED!r}).length > {done}")
-    assert "441" in page.locator(FINISHED).last.inner_text()
+    assert "Bloc 2" in page.locator(FINISHED).last.inner_text()
 
+    ask(page, "Combien d'heures de stage long ?")
     reply = ask(page, "Et le stage court ?")
 
     assert "105 heures de stage court" in reply.inner_text()
@@ -136,19 +60,20 @@ def test_example_then_followup(page: Any) -> None:
     page.wait_for_function(f"document.querySelectorAll({FINISHED!r}).length == 0")
 
 
-def test_dislike_with_a_comment_lands_in_sqlite(page: Any, server: Server) -> None:
-    ask(page, "Quel est le niveau du titre ?")
+def test_dislike_with_a_comment_lands_in_sqlite(screenshots: Path, page: Any, server: Server) -> None:
+    ask(page, "Combien de personnes dans un groupe ?")
 
     page.locator("#chat").get_by_role("button", name="Je n'aime pas").last.click()
     page.get_by_text("Merci pour votre avis (👎 pas utile).").wait_for()
     page.get_by_label("Votre commentaire sur cette réponse (facultatif)").fill("Je cherchais le niveau européen")
-    shoot(page, "feedback.png", full_page=False)
+    shoot(page, screenshots, "feedback.png", full_page=False)
     page.get_by_role("button", name="Envoyer le commentaire").click()
     page.get_by_text("Merci, votre commentaire est enregistré.").wait_for()
 
     with sqlite3.connect(server.database) as conn:
         rows = conn.execute(
-            "SELECT rating, comment, citations FROM feedback WHERE question = ?", ("Quel est le niveau du titre ?",)
+            "SELECT rating, comment, citations FROM feedback WHERE question = ?",
+            ("Combien de personnes dans un groupe ?",),
         ).fetchall()
     assert len(rows) == 1
     rating, comment, citations = rows[0]
@@ -165,8 +90,8 @@ def test_markup_in_a_question_is_shown_as_text(page: Any) -> None:
     assert page.locator("#chat img[src='x'], #chat script").count() == 0
 
 
-def test_adviser_view_needs_the_password(page: Any, server: Server) -> None:
-    ask(page, "Peut-on obtenir le titre par la VAE ?")
+def test_adviser_view_needs_the_password(screenshots: Path, page: Any, server: Server) -> None:
+    ask(page, "Quelles sont les voies d'accès à la certification ?")
     page.goto(server.url + "conseiller")
     show = page.get_by_role("button", name="Afficher les questions récentes")
 
@@ -175,26 +100,26 @@ def test_adviser_view_needs_the_password(page: Any, server: Server) -> None:
     page.get_by_label("Mot de passe conseiller").fill("pas le bon")
     show.click()
     page.get_by_text("Accès refusé").wait_for()
-    assert "VAE" not in page.locator("#adviser-view").inner_text()
+    assert "voies d'accès" not in page.locator("#adviser-view").inner_text()
 
     page.get_by_label("Mot de passe conseiller").fill(PASSWORD)
     show.click()
     page.locator("#adviser-view .interaction").first.wait_for()
     view = page.locator("#adviser-view").inner_text()
-    assert "Peut-on obtenir le titre par la VAE ?" in view and "rang 1" in view
+    assert "Quelles sont les voies d'accès à la certification ?" in view and "rang 1" in view
     page.get_by_role("button", name="Exporter les avis (CSV)").click()
     page.get_by_text("Export prêt").wait_for()
-    shoot(page, "adviser.png")
+    shoot(page, screenshots, "adviser.png")
 
 
-def test_narrow_screen_has_no_horizontal_scroll(browser: Any, server: Server) -> None:
+def test_narrow_screen_has_no_horizontal_scroll(screenshots: Path, browser: Any, server: Server) -> None:
     context = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 812}, device_scale_factor=2)
     page = context.new_page()
     page.set_default_timeout(ANSWER_TIMEOUT_MS)
     try:
         page.goto(server.url)
         ask(page, "Quels sont les blocs de compétences ?")
-        shoot(page, "mobile-375.png")
+        shoot(page, screenshots, "mobile-375.png")
         widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1] == 375
         assert page.get_by_role("button", name="Envoyer", exact=True).bounding_box()["width"] > 40
@@ -208,7 +133,7 @@ def test_keyboard_alone_reaches_every_control(page: Any) -> None:
         if page.evaluate("document.activeElement.closest('#question') !== null"):
             break
         page.keyboard.press("Tab")
-    page.keyboard.type("Combien d'heures dure la formation ?")
+    page.keyboard.type("Combien d'heures de stage long ?")
     page.keyboard.press("Enter")
     page.wait_for_function(f"document.querySelectorAll({FINISHED!r}).length > 0")
 
@@ -222,17 +147,17 @@ def test_keyboard_alone_reaches_every_control(page: Any) -> None:
                 " return (e.getAttribute('aria-label') || e.textContent || e.labels?.[0]?.textContent || '').trim(); })()"
             )
         )
-    for name in ("Source [1]", "Je n'aime pas", "J'aime", "Envoyer", "Nouvelle conversation", EXAMPLES[0]):
+    for name in (f"Source 1 : {TITLE} [1]", "Je n'aime pas", "J'aime", "Envoyer", "Nouvelle conversation", EXAMPLES[0]):
         assert name in reached, f"{name!r} cannot be reached with Tab: {reached}"
 
-    while page.evaluate("document.activeElement.textContent") != "Source [1]":
+    while page.evaluate("document.activeElement.textContent") != f"Source 1 : {TITLE} [1]":
         page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#source-0-1"
 
 
 def test_every_control_is_labelled(page: Any) -> None:
-    ask(page, "Combien d'heures dure la formation ?")
+    ask(page, "Combien d'heures de stage long ?")
 
     unlabelled = page.evaluate(
         """() => [...document.querySelectorAll('button, a[href], input, textarea, select, [tabindex]')]
@@ -263,7 +188,7 @@ CONTRAST = """(selector) => {
 
 
 def test_contrast_and_text_that_grows_with_the_browser_font_size(page: Any) -> None:
-    ask(page, "Combien d'heures dure la formation ?")
+    ask(page, "Combien d'heures de stage long ?")
 
     for selector in (
         "#header p",
@@ -288,7 +213,7 @@ def test_contrast_and_text_that_grows_with_the_browser_font_size(page: Any) -> N
 
 
 def test_llm_mode_shows_the_draft_then_the_checked_answer(
-    browser: Any, index_settings: Settings, embeddings: Any, tmp_path: Path
+    screenshots: Path, browser: Any, index_settings: Settings, embeddings: Any, tmp_path: Path
 ) -> None:
     """llm mode in the browser. A scripted model that writes slowly stands in for a real one: the
     test needs a draft with a sentence the checks drop, long enough on screen to be seen."""
@@ -305,7 +230,7 @@ def test_llm_mode_shows_the_draft_then_the_checked_answer(
                 time.sleep(0.08)
                 yield chunk
 
-    model = SlowModel(messages=iter([AIMessage("La formation compte 441 heures [1]. Elle coûte 3 000 euros [1].")]))
+    model = SlowModel(messages=iter([AIMessage("Le stage long compte 980 heures [1]. Il coûte 3 000 euros [1].")]))
     settings = index_settings.model_copy(
         update={"answer_mode": "llm", "data_dir": tmp_path, "host": "127.0.0.1", "port": free_port()}
     )
@@ -315,18 +240,18 @@ def test_llm_mode_shows_the_draft_then_the_checked_answer(
         page = context.new_page()
         page.set_default_timeout(ANSWER_TIMEOUT_MS)
         page.goto(url)
-        page.get_by_label("Votre question").fill("Combien d'heures dure la formation ?")
+        page.get_by_label("Votre question").fill("Combien d'heures de stage long ?")
         page.get_by_label("Votre question").press("Enter")
         draft = page.locator("#chat .answer.draft")
         draft.wait_for()
         assert "Brouillon du modèle, en cours de vérification" in draft.inner_text()
         page.wait_for_function("document.querySelector('#chat .answer.draft')?.innerText.includes('3 000')")
-        shoot(page, "llm-draft.png", full_page=False)
+        shoot(page, screenshots, "llm-draft.png", full_page=False)
         reply = page.locator(FINISHED).last
         reply.wait_for()
         page.wait_for_function("!document.querySelector('#chat .answer.draft')")
         text = reply.inner_text()
-        assert "La formation compte 441 heures" in text and "3 000" not in text and "Brouillon" not in text
+        assert "Le stage long compte 980 heures" in text and "3 000" not in text and "Brouillon" not in text
         assert reply.locator("li.source").count() == 1
-        assert reply.locator("mark").first.inner_text() == "441 heures de formation pour un parcours complet"
+        assert reply.locator("mark").first.inner_text() == "980 heures de stage long"
         context.close()

@@ -117,7 +117,7 @@ def test_the_prompt_numbers_the_passages_and_states_the_rules(assistant: Assista
     assert user.startswith("Extraits :\n\n[1] (") and "\n\n[2] (" in user and "[3]" not in user
     assert retrieval.hits[0].chunk.text.strip() in user
     assert user.endswith("Question : Combien d'heures dure la formation ?")
-    english = build_messages("How long is the training?", retrieval.hits[:1], "en")
+    english = build_messages("How long is the training?", retrieval.hits[:1], "en", assistant.profile)
     assert "anglais (English)" in english[0].text and "The documents I have do not say." in english[0].text
 
 
@@ -126,35 +126,35 @@ def test_the_prompt_numbers_the_passages_and_states_the_rules(assistant: Assista
 
 def test_a_checked_model_answer_is_shown_with_its_citations(index_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     """Scripted model: the test needs an answer that cites a passage and one bad marker."""
-    model = scripted("La formation compte 441 heures [1]. Voir aussi [5].")
-    streamed, answer = run(llm_assistant(index_settings, embeddings, model), "Combien d'heures dure la formation ?")
-    assert streamed == "La formation compte 441 heures [1]. Voir aussi [5]."
+    model = scripted("Le stage long compte 980 heures [1]. Voir aussi [5].")
+    streamed, answer = run(llm_assistant(index_settings, embeddings, model), "Combien d'heures de stage long ?")
+    assert streamed == "Le stage long compte 980 heures [1]. Voir aussi [5]."
     assert (answer.mode, answer.fallback, answer.abstained) == ("llm", "", False)
-    assert answer.text == "La formation compte 441 heures [1]." and answer.dropped == ["Voir aussi [5]."]
-    assert len(answer.citations) == 1 and "441 heures" in answer.citations[0].text
-    assert answer.citations[0].quotes == ["441 heures de formation pour un parcours complet"]
+    assert answer.text == "Le stage long compte 980 heures [1]." and answer.dropped == ["Voir aussi [5]."]
+    assert len(answer.citations) == 1 and "980 heures" in answer.citations[0].text
+    assert answer.citations[0].quotes == ["980 heures de stage long"]
     assert "generate" in answer.timings_ms
     assert_checked(answer)
 
 
 def test_an_invented_figure_is_dropped_and_an_answer_left_empty_falls_back(index_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     """Scripted model: an invented figure must be written on purpose."""
-    model = scripted("La formation compte 600 heures [1].")
-    _, answer = run(llm_assistant(index_settings, embeddings, model), "Combien d'heures dure la formation ?")
+    model = scripted("Le stage long compte 600 heures [1].")
+    _, answer = run(llm_assistant(index_settings, embeddings, model), "Combien d'heures de stage long ?")
     assert (answer.mode, answer.fallback) == ("extractive", "no_citation")
-    assert "441 heures" in answer.text and "600" not in answer.text
-    assert answer.dropped == ["La formation compte 600 heures [1]."]
+    assert "980 heures" in answer.text and "600" not in answer.text
+    assert answer.dropped == ["Le stage long compte 600 heures [1]."]
     assert_checked(answer)
 
 
 def test_a_premise_the_documents_lack_is_flagged_under_a_model_answer_too(index_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     """Scripted model: an answer that states the real figure."""
-    model = scripted("Non, la formation compte 441 heures [1].")
-    _, answer = run(llm_assistant(index_settings, embeddings, model), "La formation dure-t-elle 600 heures ?")
+    model = scripted("Non, le stage long compte 980 heures [1].")
+    _, answer = run(llm_assistant(index_settings, embeddings, model), "Le stage long dure-t-il 600 heures ?")
     assert answer.mode == "llm"
     assert (
         answer.text
-        == "Non, la formation compte 441 heures [1].\n\nAttention : « 600 » ne figure pas dans les documents."
+        == "Non, le stage long compte 980 heures [1].\n\nAttention : « 600 » ne figure pas dans les documents."
     )
 
 
@@ -193,9 +193,9 @@ def test_an_unreachable_endpoint_falls_back_with_a_note(index_settings, embeddin
         update={"llm_base_url": f"http://127.0.0.1:{free_port()}/v1", "llm_model": "absent", "llm_timeout_s": 5.0}
     )
     model = load_chat_model(settings)
-    _, answer = run(llm_assistant(index_settings, embeddings, model), "Combien d'heures dure la formation ?")
+    _, answer = run(llm_assistant(index_settings, embeddings, model), "Combien d'heures de stage long ?")
     assert (answer.mode, answer.fallback) == ("extractive", "unreachable")
-    assert "441 heures" in answer.text and "Le modèle de langue n'a pas pu répondre" in answer.text
+    assert "980 heures" in answer.text and "Le modèle de langue n'a pas pu répondre" in answer.text
     assert_checked(answer)
 
 
@@ -215,17 +215,17 @@ def test_llm_mode_needs_a_model_and_says_which(index_settings, embeddings) -> No
 
 def test_the_chat_shows_the_draft_then_the_checked_answer(index_settings, embeddings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Scripted model: the draft must hold a marker the checks remove."""
-    model = scripted("La formation compte 441 heures [1]. Et 12 000 euros [2].")
+    model = scripted("Le stage long compte 980 heures [1]. Et 12 000 euros [2].")
     assistant = llm_assistant(index_settings, embeddings, model)
     settings = assistant.settings.model_copy(update={"data_dir": tmp_path})
     handlers = ChatHandlers(assistant, settings, FeedbackStore(settings.feedback_db))
     shown = [
         messages[-1]["content"]
-        for messages, _, _ in handlers.respond("Combien d'heures dure la formation ?", Conversation())
+        for messages, _, _ in handlers.respond("Combien d'heures de stage long ?", Conversation())
     ]
     drafts = [html for html in shown if 'class="answer streaming draft"' in html]
     assert drafts and "Brouillon du modèle, en cours de vérification" in drafts[-1] and "12 000" in drafts[-1]
-    assert "Brouillon" not in shown[-1] and "441 heures" in shown[-1] and "12 000" not in shown[-1]
+    assert "Brouillon" not in shown[-1] and "980 heures" in shown[-1] and "12 000" not in shown[-1]
     assert 'href="#source-0-1"' in shown[-1]
 
 
@@ -247,18 +247,20 @@ def test_the_packaged_model_is_found_without_importing_its_package() -> None:
 
 def test_a_real_model_streams_and_what_is_shown_is_checked(index_settings, embeddings, smollm2) -> None:  # type: ignore[no-untyped-def]
     assistant = llm_assistant(index_settings, embeddings, smollm2, llm_passages=1)
-    streamed, answer = run(assistant, "Combien d'heures dure la formation ?")
+    streamed, answer = run(assistant, "Combien d'heures de stage long ?")
     assert streamed.strip()  # tokens came as they were generated
     assert answer.mode == "llm" or answer.fallback == "no_citation"
     if answer.mode == "extractive":
-        assert "441 heures" in answer.text
+        assert "980 heures" in answer.text
     assert_checked(answer)
     assert answer.timings_ms["generate"] > 0
 
 
 def test_a_real_model_that_is_too_slow_falls_back(index_settings, embeddings, smollm2) -> None:  # type: ignore[no-untyped-def]
     hurried = smollm2.model_copy(update={"timeout_s": 0.01})
-    _, answer = run(llm_assistant(index_settings, embeddings, hurried, llm_passages=1), "Quel est le niveau du titre ?")
+    _, answer = run(
+        llm_assistant(index_settings, embeddings, hurried, llm_passages=1), "Combien de personnes dans un groupe ?"
+    )
     assert (answer.mode, answer.fallback) == ("extractive", "timeout")
     assert "Le modèle de langue n'a pas pu répondre" in answer.text
     assert_checked(answer)
@@ -273,7 +275,7 @@ def test_a_real_openai_compatible_endpoint(index_settings, embeddings, smollm2) 
     model = load_chat_model(settings)
     assert type(model).__name__ == "ChatOpenAI"
     streamed, answer = run(
-        llm_assistant(index_settings, embeddings, model, llm_passages=1), "Combien d'heures dure la formation ?"
+        llm_assistant(index_settings, embeddings, model, llm_passages=1), "Combien d'heures de stage long ?"
     )
     assert streamed.strip()
     assert answer.fallback in ("", "no_citation")
@@ -304,7 +306,7 @@ def test_the_cli_shows_the_draft_on_stderr_and_the_checked_answer_on_stdout(inde
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Brouillon du modèle, en cours de vérification :" in done.stderr
-    assert "Brouillon" not in done.stdout and "[1] titre-moniteur-atelier-rncp39099.txt" in done.stdout
+    assert "Brouillon" not in done.stdout and "(titre-moniteur-atelier-rncp39099.txt) — " in done.stdout
     reply = subprocess.run(
         [sys.executable, "-m", "assistant", "ask", question, "--json"], cwd=PROJECT_DIR, env=env,
         capture_output=True, text=True, timeout=300,

@@ -92,8 +92,8 @@ def test_interrupted_rebuild_leaves_the_old_index_answering(settings: Settings, 
     with pytest.raises(KeyboardInterrupt):
         ingest(settings, embeddings, rebuild=True, progress=interrupt)
     assert ChunkStore.open(settings).live_name() == live
-    answer = Assistant(settings, embeddings, ChunkStore.open(settings)).ask("Combien d'heures dure la formation ?")
-    assert "441 heures" in answer.text
+    answer = Assistant(settings, embeddings, ChunkStore.open(settings)).ask("Combien d'heures de stage long ?")
+    assert "980 heures" in answer.text
 
 
 def test_missing_index_says_what_to_run(settings: Settings, embeddings) -> None:  # type: ignore[no-untyped-def]
@@ -119,8 +119,8 @@ def test_kill_9_during_rebuild_never_breaks_the_index(settings: Settings, embedd
         time.sleep(rng.uniform(2.0, 12.0))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-        answer = Assistant(settings, embeddings, ChunkStore.open(settings)).ask("Combien d'heures dure la formation ?")
-        assert "441 heures" in answer.text
+        answer = Assistant(settings, embeddings, ChunkStore.open(settings)).ask("Combien d'heures de stage long ?")
+        assert "980 heures" in answer.text
     summary = ingest(settings, embeddings)  # and the next ingest cleans what the killed ones left
     store = ChunkStore.open(settings)
     assert sorted(store.collection_names()) == sorted([store.pointer_name, summary.collection])
@@ -140,11 +140,11 @@ def test_cli_ingest_json_and_ask_json(settings: Settings) -> None:
     assert {k: summary[k] for k in ("added", "unchanged", "removed", "chunks", "skipped")} == {
         "added": 17, "unchanged": 0, "removed": 0, "chunks": 17, "skipped": [],
     }  # fmt: skip
-    process = _cli(settings, "ask", "Combien d'heures dure la formation ?", "--json")
+    process = _cli(settings, "ask", "Combien d'heures de stage long ?", "--json")
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     reply = json.loads(out)
-    assert "441 heures" in reply["answer"] and reply["abstained"] is False
+    assert "980 heures" in reply["answer"] and reply["abstained"] is False
     assert reply["citations"][0]["source"] == DOCUMENT.name
 
 
@@ -153,7 +153,7 @@ def test_cli_jsonl_batch_goes_on_after_bad_lines(settings: Settings, embeddings)
     ingest(settings, embeddings)
     process = _cli(settings, "ask", "--jsonl")
     lines = [
-        json.dumps({"question": "Combien d'heures dure la formation ?"}),
+        json.dumps({"question": "Combien d'heures de stage long ?"}),
         "pas du json",
         json.dumps({"question": ""}),
         json.dumps({"question": "Et le stage court ?", "history": [{"role": "user", "content": "Et le stage long ?"}]}),
@@ -163,7 +163,7 @@ def test_cli_jsonl_batch_goes_on_after_bad_lines(settings: Settings, embeddings)
     assert process.returncode == 0, err
     replies = [json.loads(line) for line in out.splitlines()]
     assert len(replies) == 5
-    assert "441 heures" in replies[0]["answer"]
+    assert "980 heures" in replies[0]["answer"]
     assert replies[1] == {"error": 'Ligne illisible : un objet JSON {"question": …} est attendu.'}
     assert replies[2] == {"error": "La question est vide : écrivez votre question sur le titre."}
     assert "105 heures de stage court" in replies[3]["answer"]
@@ -185,17 +185,17 @@ def test_cli_reports_errors_in_french_with_exit_1(settings: Settings, tmp_path: 
 def test_running_assistant_answers_from_a_new_ingest_without_restart(settings: Settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     """The chat keeps its Assistant for days: an ingest of a changed corpus must reach it."""
     ingest(settings, embeddings)
-    question = "Combien d'heures dure la formation ?"
+    question = "Combien d'heures de stage long ?"
     checking = Assistant(settings.model_copy(update={"index_check_s": 0}), embeddings, ChunkStore.open(settings))
     waiting = Assistant(settings.model_copy(update={"index_check_s": 3600}), embeddings, ChunkStore.open(settings))
-    assert "441 heures" in checking.ask(question).text
+    assert "980 heures" in checking.ask(question).text
     document = settings.corpus_dir / DOCUMENT.name
-    document.write_text(document.read_text(encoding="utf-8").replace("441 heures", "452 heures"), encoding="utf-8")
+    document.write_text(document.read_text(encoding="utf-8").replace("980 heures", "452 heures"), encoding="utf-8")
     ingest(settings, embeddings)  # a new collection goes live, the one both were reading is dropped
 
     assert "452 heures" in checking.ask(question).text
     # Until its next check, the other one answers from what it read, though Chroma dropped it.
     assert waiting.retriever.in_memory
-    assert "441 heures" in waiting.ask(question).text
+    assert "980 heures" in waiting.ask(question).text
     assert waiting.follow_live_index(force=True)
     assert "452 heures" in waiting.ask(question).text

@@ -93,13 +93,13 @@ def test_server_going_away_gives_a_clear_message_then_recovers(
         settings = base_settings.model_copy(update={"chroma_url": f"http://127.0.0.1:{port}"})
         ingest(settings, embeddings)
         assistant = Assistant(settings, embeddings, ChunkStore.open(settings))
-        assert "441 heures" in assistant.ask("Combien d'heures dure la formation ?").text
+        assert "980 heures" in assistant.ask("Combien d'heures de stage long ?").text
         process.terminate()
         process.wait(timeout=30)
         with pytest.raises(StoreUnavailableError, match="ne répond pas"):
-            assistant.ask("Combien d'heures dure la formation ?")
+            assistant.ask("Combien d'heures de stage long ?")
         process = start_chroma(port, tmp_path / "db", tmp_path / "chroma.log")
-        assert "441 heures" in assistant.ask("Combien d'heures dure la formation ?").text  # same object, no restart
+        assert "980 heures" in assistant.ask("Combien d'heures de stage long ?").text  # same object, no restart
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -120,8 +120,8 @@ def test_server_ingest_from_elsewhere_reaches_a_running_assistant(
     ingest(settings, embeddings)
     assistant = Assistant(settings, embeddings, ChunkStore.open(settings))
     assert not assistant.retriever.in_memory
-    question = "Combien d'heures dure la formation ?"
-    assert "441 heures" in assistant.ask(question).text
-    document.write_text(document.read_text(encoding="utf-8").replace("441 heures", "452 heures"), encoding="utf-8")
+    question = "Combien d'heures de stage long ?"
+    assert "980 heures" in assistant.ask(question).text
+    document.write_text(document.read_text(encoding="utf-8").replace("980 heures", "452 heures"), encoding="utf-8")
     ingest(settings, embeddings)
     assert "452 heures" in assistant.ask(question).text

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def last_message(step: tuple[Any, ...]) -> str:
 
 def test_answer_streams_then_shows_its_sources(handlers: ChatHandlers) -> None:
     conversation = Conversation()
-    steps = run(handlers, "Combien d'heures dure la formation ?", conversation)
+    steps = run(handlers, "Combien d'heures de stage long ?", conversation)
 
     first, *streaming, final = steps
     assert [m["role"] for m in first[0]] == ["user", "assistant"]
@@ -62,26 +63,27 @@ def test_answer_streams_then_shows_its_sources(handlers: ChatHandlers) -> None:
     assert len(streaming) >= 2 and lengths == sorted(lengths) and len(set(lengths)) == len(lengths)
     assert all('class="answer streaming"' in last_message(s) for s in streaming)
     html = last_message(final)
-    assert "441 heures de formation pour un parcours complet" in html
+    assert "980 heures de stage long" in html
     # The [1] marker links to source 1, which shows the document, the section and the quote highlighted.
-    assert '<a class="cite" href="#source-0-1"><span class="visually-hidden">Source </span>[1]</a>' in html
+    title = "Moniteur d'atelier en milieu de travail protégé — Titre à finalité professionnelle (RNCP39099)"
+    name = html_escape(f"Source 1 : {title}", quote=True)
+    assert f'<a class="cite" href="#source-0-1"><span class="visually-hidden">{name} </span>[1]</a>' in html
     assert '<li id="source-0-1" class="source" tabindex="-1">' in html
-    assert "titre-moniteur-atelier-rncp39099.txt" in html and "La formation" in html
-    assert "<mark>441 heures de formation pour un parcours complet</mark>" in html
+    assert html_escape(title, quote=True) in html and "La formation" in html
+    assert "<mark>980 heures de stage long</mark>" in html
     assert "streaming" not in html
     assert conversation.history() == [
-        {"role": "user", "content": "Combien d'heures dure la formation ?"},
+        {"role": "user", "content": "Combien d'heures de stage long ?"},
         {
             "role": "assistant",
-            "content": "D'après les documents :\n- « 441 heures de formation pour un parcours complet » [1]\n"
-            "- « 980 heures de stage long » [1]\n- « 105 heures de stage court » [1]",
+            "content": "D'après les documents :\n- « 980 heures de stage long » [1]\n- « 105 heures de stage court » [1]",
         },
     ]
 
 
 def test_followup_uses_the_conversation(handlers: ChatHandlers) -> None:
     conversation = Conversation()
-    run(handlers, "Combien d'heures dure la formation ?", conversation)
+    run(handlers, "Combien d'heures de stage long ?", conversation)
     final = run(handlers, "Et le stage court ?", conversation)[-1]
 
     assert "105 heures de stage court" in last_message(final)
@@ -114,6 +116,7 @@ def test_passage_markup_is_escaped_and_quotes_highlighted() -> None:
     citation = Citation(
         n=1,
         source="<b>doc</b>.txt",
+        title="<b>Le</b> document",
         section='Sect"ion <i>x</i>',
         text="Avant.\n\n<script>alert(1)</script> La phrase citée & <b>gras</b>.\n\nAprès.",
         score=0.5,
@@ -124,7 +127,7 @@ def test_passage_markup_is_escaped_and_quotes_highlighted() -> None:
     html = render_sources([citation], turn=0, language="fr")
 
     assert "<script" not in html and "<b>" not in html and "<i>" not in html
-    assert "&lt;b&gt;doc&lt;/b&gt;.txt" in html and "Sect&quot;ion &lt;i&gt;x&lt;/i&gt;" in html
+    assert "&lt;b&gt;Le&lt;/b&gt; document" in html and "Sect&quot;ion &lt;i&gt;x&lt;/i&gt;" in html
     assert "<mark>&lt;script&gt;alert(1)&lt;/script&gt; La phrase citée &amp; &lt;b&gt;gras&lt;/b&gt;.</mark>" in html
     # The paragraph of the quote is shown; the whole passage is one click away.
     assert "<details><summary>Voir tout le passage</summary>" in html and "Avant." in html
@@ -133,7 +136,7 @@ def test_passage_markup_is_escaped_and_quotes_highlighted() -> None:
 
 def test_over_long_question_is_refused_with_its_limit(handlers: ChatHandlers) -> None:
     conversation = Conversation()
-    question = "Combien d'heures dure la formation ? " + "x" * 2000
+    question = "Combien d'heures de stage long ? " + "x" * 2000
     steps = run(handlers, question, conversation)
 
     assert len(steps) == 1
@@ -141,9 +144,9 @@ def test_over_long_question_is_refused_with_its_limit(handlers: ChatHandlers) ->
     assert [m["role"] for m in messages] == ["assistant"]
     text = str(messages[0]["content"])
     expected = (
-        "Votre message compte 2\u202f037 caractères : la limite est de 2\u202f000. Raccourcissez-le, puis renvoyez-le."
+        "Votre message compte 2\u202f033 caractères : la limite est de 2\u202f000. Raccourcissez-le, puis renvoyez-le."
     )
-    assert len(question) == 2037 and expected in text
+    assert len(question) == 2033 and expected in text
     assert text.startswith('<div class="notice error" lang="fr"><strong>Erreur :</strong>')
     assert left == question  # kept, to be shortened rather than retyped
     assert conversation.history() == []
@@ -168,7 +171,7 @@ def test_abstention_reads_as_an_answer_not_an_error(handlers: ChatHandlers) -> N
 
 def test_new_conversation_clears(handlers: ChatHandlers) -> None:
     conversation = Conversation()
-    run(handlers, "Combien d'heures dure la formation ?", conversation)
+    run(handlers, "Combien d'heures de stage long ?", conversation)
 
     messages, text, fresh, _, comment_shown = handlers.new_conversation()
 
@@ -179,7 +182,7 @@ def test_new_conversation_clears(handlers: ChatHandlers) -> None:
 
 def test_votes_and_comment_are_stored(handlers: ChatHandlers) -> None:
     conversation = Conversation()
-    run(handlers, "Combien d'heures dure la formation ?", conversation)
+    run(handlers, "Combien d'heures de stage long ?", conversation)
 
     status, offer, conversation = handlers.vote(conversation, 1, True)
     assert offer and "Merci" in status
@@ -191,7 +194,7 @@ def test_votes_and_comment_are_stored(handlers: ChatHandlers) -> None:
     assert (stored.rating, stored.comment, stored.question) == (
         -1,
         "Je voulais le stage",
-        "Combien d'heures dure la formation ?",
+        "Combien d'heures de stage long ?",
     )
     assert stored.answer.startswith("D'après les documents") and stored.citations[0]["n"] == 1
     (logged,) = handlers.store.recent_interactions()
@@ -204,13 +207,13 @@ def test_votes_and_comment_are_stored(handlers: ChatHandlers) -> None:
 
 
 def test_adviser_view_needs_the_password(handlers: ChatHandlers) -> None:
-    run(handlers, "Combien d'heures dure la formation ?", Conversation())
+    run(handlers, "Combien d'heures de stage long ?", Conversation())
 
     for given in (None, "", "mauvais", PASSWORD + " "):
         assert "Accès refusé" in handlers.adviser_view(given)
         assert handlers.adviser_export(given)[1] is None
     page = handlers.adviser_view(PASSWORD)
-    assert "Combien d&#x27;heures dure la formation ?" in page
+    assert "Combien d&#x27;heures de stage long ?" in page
     assert "rang 1" in page and "dense 0." in page and "BM25 " in page
     status, path = handlers.adviser_export(PASSWORD)
     assert path is not None and Path(path).read_text(encoding="utf-8-sig").startswith("id,created_at,rating")
@@ -257,9 +260,9 @@ def client(url: str) -> Any:
 
 
 def test_api_ask_returns_the_answer_json(served: str) -> None:
-    reply = client(served).predict("Combien d'heures dure la formation ?", [], api_name="/ask")
+    reply = client(served).predict("Combien d'heures de stage long ?", [], api_name="/ask")
 
-    assert "441" in reply["answer"] and reply["abstained"] is False and reply["reason"] == "answered"
+    assert "980" in reply["answer"] and reply["abstained"] is False and reply["reason"] == "answered"
     assert reply["citations"][0]["n"] == 1 and reply["citations"][0]["source"] == "titre-moniteur-atelier-rncp39099.txt"
     assert set(reply) == {
         "answer",
@@ -280,8 +283,8 @@ def test_api_ask_returns_the_answer_json(served: str) -> None:
 def test_api_ask_uses_the_history_and_reports_errors(served: str) -> None:
     api = client(served)
     history = [
-        {"role": "user", "content": "Combien d'heures dure la formation ?"},
-        {"role": "assistant", "content": [{"type": "text", "text": "« 441 heures de formation » [1]"}]},
+        {"role": "user", "content": "Combien d'heures de stage long ?"},
+        {"role": "assistant", "content": [{"type": "text", "text": "« 980 heures de formation » [1]"}]},
     ]
     assert "105" in api.predict("Et le stage court ?", history, api_name="/ask")["answer"]
     assert api.predict("", None, api_name="/ask") == {
@@ -300,8 +303,8 @@ def test_only_chat_and_ask_are_public(served: str) -> None:
 def test_two_clients_keep_separate_histories(served: str) -> None:
     alice, bob = client(served), client(served)
 
-    alice.predict("Combien d'heures dure la formation ?", api_name="/chat")
-    bob.predict("Quel est le niveau du titre ?", api_name="/chat")
+    alice.predict("Combien d'heures de stage long ?", api_name="/chat")
+    bob.predict("Où travaille le moniteur d'atelier ?", api_name="/chat")
     alice_chat, _ = alice.predict("Et le stage court ?", api_name="/chat")
     bob_chat, _ = bob.predict(EXAMPLES[2], api_name="/chat")
 
@@ -309,16 +312,16 @@ def test_two_clients_keep_separate_histories(served: str) -> None:
         return " ".join(str(block.get("text", "")) for m in chat for block in m["content"])
 
     assert len(alice_chat) == len(bob_chat) == 4
-    assert "105 heures de stage court" in texts(alice_chat) and "niveau 4" not in texts(alice_chat)
-    assert "niveau 4" in texts(bob_chat) and "441" not in texts(bob_chat)
+    assert "105 heures de stage court" in texts(alice_chat) and "exerce principalement" not in texts(alice_chat)
+    assert "exerce principalement" in texts(bob_chat) and "980" not in texts(bob_chat)
 
 
 def test_concurrent_users_all_get_their_own_answer(served: str) -> None:
     """Eight users at once through the queue (four answered at a time): each gets the right answer."""
     questions = {
-        "Combien d'heures dure la formation ?": "441",
+        "Combien d'heures de stage long ?": "980",
         "Combien d'heures dure le stage long ?": "980",
-        "Quel est le niveau du titre ?": "niveau 4",
+        "Combien de personnes dans un groupe ?": "16 personnes",
         "Quels sont les blocs de compétences ?": "Bloc 2",
     }
     asked = list(questions) * 2

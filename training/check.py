@@ -64,7 +64,7 @@ def problems(row: object, documents: dict[str, str]) -> list[str]:
         wrong.append("empty question")
     for message in row["history"]:
         if not (isinstance(message, dict) and message.get("role") in ("user", "assistant")):
-            wrong.append("history messages are {\"role\": \"user\"|\"assistant\", \"content\": \"…\"}")
+            wrong.append('history messages are {"role": "user"|"assistant", "content": "…"}')
         elif not isinstance(message.get("content"), str) or not message["content"].strip():
             wrong.append("a history message has no content")
     if row["kind"] == "followup" and not any(m.get("role") == "user" for m in row["history"] if isinstance(m, dict)):

@@ -9,23 +9,21 @@ whole list it belongs to when the question asks for a list or the list's items s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from assistant.answer.messages import say
-from assistant.answer.types import Citation, citation_for
+from assistant.answer.types import Citation, Weights, citation_for
 from assistant.config import Settings
 from assistant.reading.analysis import fold_accents
 from assistant.reading.question import Question
 from assistant.reading.text import strip_marker
-from assistant.search.lexical import QueryTerm
-from assistant.search.retrieval import Retrieval, ScoredUnit, sentence_score
+from assistant.search.retrieval import Retrieval, ScoredUnit
+from assistant.search.scoring import sentence_score
 
 # The form of a question asking for several things; generic French and English, no topic words.
 _LIST_QUESTION = re.compile(
     r"\b(quels sont|quelles sont|lesquel|liste[rz]|enumere[rz]?|cite[rz]?|tous les|toutes les"
     r"|which are|what are|list|name the|all the)\b"
 )
-Weights = Callable[[list[QueryTerm]], list[tuple[frozenset[str], float]]]
 
 
 def compose(
@@ -55,9 +53,18 @@ def compose(
         for unit in select(part, units, weights(terms), settings):
             if unit.unit.id not in {u.unit.id for u in chosen}:
                 chosen.append(unit)
-    ordered = sorted(chosen, key=lambda u: (u.hit.rank, u.unit.position))
-    coverage = _coverage(weights(retrieval.terms), ordered, language)
+    coverage = _coverage(weights(retrieval.terms), chosen, language)
+    text, citations = quote_lines(chosen, None, "claim_intro" if question.claim else "intro", language, settings)
+    return text, citations, coverage, score
 
+
+def quote_lines(
+    chosen: list[ScoredUnit], scores: dict[str, float] | None, intro_key: str, language: str, settings: Settings
+) -> tuple[str, list[Citation]]:
+    """The answer's text, each chosen sentence quoted word for word and followed by the `[n]` of its
+    passage (at most `max_cited` passages, in their retrieval order), and the citations; `scores`,
+    when given, are the reader's, recorded with each quote."""
+    ordered = sorted(chosen, key=lambda u: (u.hit.rank, u.unit.position))
     citations: dict[str, Citation] = {}
     lines = []
     for scored in ordered:
@@ -68,14 +75,16 @@ def compose(
             citations[chunk.id] = citation_for(len(citations) + 1, scored.hit)
         citation = citations[chunk.id]
         citation.quotes.append(scored.unit.text)
+        if scores is not None:
+            citation.reader_scores.append(round(scores[scored.unit.id], 4))
         quote = strip_marker(scored.unit.text)
         if not (quote.startswith("«") and quote.endswith("»")):  # already a quotation in the source
             quote = f"« {quote} »"
         lines.append(f"- {quote} [{citation.n}]")
-    intro = say("claim_intro" if question.claim else "intro", language)
+    intro = say(intro_key, language)
     if len(lines) == 1:
-        return f"{intro} {lines[0][2:]}", list(citations.values()), coverage, score
-    return intro + "\n" + "\n".join(lines), list(citations.values()), coverage, score
+        return f"{intro} {lines[0][2:]}", list(citations.values())
+    return intro + "\n" + "\n".join(lines), list(citations.values())
 
 
 def _rescored(

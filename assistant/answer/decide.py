@@ -1,102 +1,141 @@
-"""The decision: answer from the retrieved sentences, or decline and say which check fired.
+"""The decision: the reader scores the candidate sentences, the answer quotes the best, or the
+assistant declines and says why.
 
-`decide` reads the question (already read once, `Question`), what retrieval found for it and
-two facts about the corpus (how its words weigh, which figures it holds), and returns a
-`Decision`: the quoted answer with its citations, or the reason it declines (`reason`, shown to
-advisers and in the JSON).
+Candidates are the sentences and list items of the best retrieved passages; the reader's score of
+each is its cosine similarity to the question under the reader model (the model the index was
+built with: `models/reader.py`), blended with its passage's (a sentence is read in its context),
+plus a share of the question's words it holds (the similarity alone misses a word the question
+turns on), plus, for a question about the title (its subject words all occur in the title's own
+documents, which the profile names), a prior for those documents, which the reader overrides when
+another document answers better. A pair's score does not depend on how many
+documents the corpus holds, so adding documents does not move the threshold.
+
+The answer quotes the best sentence; the sentence that follows it in its passage and any other
+candidate that scores within `reader_margin` of it (they often complete it); a whole list when its
+items score together or when the best sentence announces it. A question in two parts gets the
+best sentence of each part. Declining reasons: `offtopic`, `unknown_name` (a name or place no
+document uses), `reader` (the best score is under the threshold), `unknown_year` (a year no
+document holds), `no_passage`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-from assistant.answer.compose import Weights, compose
+from assistant.answer.compose import quote_lines
 from assistant.answer.messages import say
-from assistant.answer.types import Citation
+from assistant.answer.types import CorpusFacts, Decision, decline
 from assistant.config import Settings
 from assistant.profile import Profile
 from assistant.reading.analysis import fold_accents
 from assistant.reading.question import Question
-from assistant.search.retrieval import Retrieval
+from assistant.search.retrieval import Retrieval, ScoredUnit
 
 _YEAR = re.compile(r"(?:19|20)\d\d")
-_SPACES = re.compile(r"[  ]")
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What to say for one question: quotes with citations, or a declining message and its reason."""
-
-    text: str
-    abstained: bool
-    reason: str = "answered"
-    citations: list[Citation] = field(default_factory=list)
-    coverage: float = 0.0
-    score: float = 0.0
-
-
-@dataclass(frozen=True)
-class CorpusFacts:
-    """What the decision knows of the whole corpus, computed once per loaded index."""
-
-    weights: Weights  # a question's key words with their idf (`Retriever.term_weights`)
-    figures_text: str  # every passage, digit groups joined (« 24 000 » -> 24000)
-
-    def missing_figures(self, question: Question) -> list[str]:
-        """Figures of the question that no passage contains (a premise the documents do not back)."""
-        return [
-            f
-            for f in question.figures
-            if not re.search(rf"(?<!\d){re.escape(_SPACES.sub('', f))}(?!\d)", self.figures_text)
-        ]
-
-
-def joined_figures(texts: list[str]) -> str:
-    """The corpus's text with digit groups joined, as `CorpusFacts.figures_text` holds it."""
-    return _SPACES.sub("", "\n".join(texts))
+def reader_scores(
+    similarities: dict[str, float], retrieval: Retrieval, settings: Settings, profile: Profile, named: bool = True
+) -> dict[str, float]:
+    """Each candidate sentence's reader score, by unit id: its similarity to the question (or to a
+    part of it) blended with its passage's (`reader_passage_weight`), plus `reader_share_weight` ×
+    the share of the question's words it or its heading holds, plus `reader_figure_weight` when the
+    question asks for a figure and the sentence states one, plus, for a question about the title,
+    the prior of the title's own documents (`named`: the larger one when the question names the
+    title)."""
+    own = set(profile.documents) if retrieval.about_title else set()
+    prior = settings.reader_named_prior if named and retrieval.names_title else settings.reader_title_prior
+    passage: dict[str, float] = {}
+    for u in retrieval.units:  # a passage the dense side did not rank: its best sentence stands for it
+        key = u.hit.chunk.id
+        passage[key] = max(passage.get(key, -1.0), u.hit.dense_score if u.hit.dense_score is not None else u.dense)
+    weight = settings.reader_passage_weight
+    extra = {
+        u.unit.id: (
+            weight * passage[u.hit.chunk.id]
+            + settings.reader_share_weight * u.lexical
+            + (settings.reader_figure_weight if u.figure_gain > 0 else 0.0)
+            + (prior if u.hit.source in own else 0.0)
+        )
+        for u in retrieval.units
+    }
+    return {unit_id: (1 - weight) * value + extra.get(unit_id, 0.0) for unit_id, value in similarities.items()}
 
 
-def decline(reason: str, question: Question, profile: Profile, message: str = "not_in_documents") -> Decision:
-    """A declining decision: the message in the user's language, and the check that fired."""
-    return Decision(say(message, question.language, profile), abstained=True, reason=reason)
+def _best(units: list[ScoredUnit], scores: dict[str, float]) -> ScoredUnit:
+    return max(units, key=lambda u: (scores[u.unit.id], -u.hit.rank, -u.unit.position))
+
+
+def choose(units: list[ScoredUnit], scores: dict[str, float], best: ScoredUnit, settings: Settings) -> list[ScoredUnit]:
+    """The sentences quoted around the best one: those scoring within the margin (its neighbour
+    first), and the whole list it belongs to or announces when its items score together."""
+    floor = scores[best.unit.id] - settings.reader_margin
+    by_score = sorted(units, key=lambda u: -scores[u.unit.id])
+    chosen = [best]
+    following = [u for u in units if u.hit is best.hit and u.unit.position == best.unit.position + 1]
+    if following and (scores[following[0].unit.id] >= floor or best.unit.text.rstrip().endswith(":")):
+        chosen.append(following[0])
+    for unit in by_score:
+        if len(chosen) >= settings.max_sentences or scores[unit.unit.id] < floor:
+            break
+        if unit not in chosen:
+            chosen.append(unit)
+    for unit in list(chosen):
+        block = unit.unit.block
+        announced = unit.unit.text.rstrip().endswith(":")
+        if announced:  # « Sont éligibles : » and the list that follows it
+            nxt = [u for u in units if u.hit is unit.hit and u.unit.position == unit.unit.position + 1]
+            block = nxt[0].unit.block if nxt and nxt[0].unit.block >= 0 else -1
+        if block < 0:
+            continue
+        items = [u for u in units if u.hit is unit.hit and u.unit.block == block]
+        together = sum(1 for u in by_score[: settings.list_window] if u in items) >= 2
+        if announced or together:
+            chosen += [u for u in items if u not in chosen]
+    return chosen
 
 
 def decide(
     question: Question, retrieval: Retrieval, corpus: CorpusFacts, settings: Settings, profile: Profile
 ) -> Decision:
-    """Answers from the passages, or declines; `reason` names the one check that fired."""
+    """Answers with the reader's best sentences, or declines; `reason` names why."""
     language = question.language
-    keys = retrieval.key_terms
     if not retrieval.hits or not retrieval.units:
         return decline("no_passage", question, profile)
-    floor = settings.min_dense_score_en if language == "en" else settings.min_dense_score
+    keys = retrieval.key_terms
+    scores = reader_scores({u.unit.id: u.dense for u in retrieval.units}, retrieval, settings, profile)
+    best = _best(retrieval.units, scores)
+    top = scores[best.unit.id]
     if language == "fr" and not retrieval.followup and keys and not any(t.known for t in keys):
-        # Not one word the documents use: off topic when the meaning is far from them too.
-        if retrieval.best_dense < settings.offtopic_dense_score:
+        if top < settings.offtopic_dense_score:  # not one word the documents use, and far from them
             return decline("offtopic", question, profile, "offtopic")
-        return decline("unknown_words", question, profile)
     unknown = {t.word for t in keys if not t.known}
-    if any(fold_accents(name) in unknown for name in question.names):  # « …à Lyon ? »
+    if any(fold_accents(name) in unknown for name in question.names):  # « …à Lyon ? », « Julie Martin »
         return decline("unknown_name", question, profile)
-    if settings.retrieval_mode != "bm25" and retrieval.best_dense < floor:
-        return decline("low_relevance", question, profile)
-    text, citations, coverage, score = compose(question, retrieval, corpus.weights, settings)
-    if not citations:
-        return decline("no_passage", question, profile)
-    if coverage < settings.min_coverage:
-        return decline("low_coverage", question, profile)
-    dense_used = settings.retrieval_mode != "bm25"  # without embeddings, no similarity to judge by
-    if dense_used and retrieval.best_dense + settings.coverage_weight * coverage < settings.min_support:
-        return decline("low_support", question, profile)
-    least = settings.min_unit_score_en if language == "en" else settings.min_unit_score
-    if score < least:
-        return decline("low_score", question, profile)
+    threshold = settings.reader_threshold_en if language == "en" else settings.reader_threshold
+    # Naming the title says which document to read, not that it answers: the threshold sees only
+    # the prior of any question about the title.
+    sure = reader_scores({u.unit.id: u.dense for u in retrieval.units}, retrieval, settings, profile, named=False)
+    # A question in two parts: the best sentence of each part that the reader accepts; else the
+    # question as a whole.
+    parts = [
+        (reader_scores(p, retrieval, settings, profile), reader_scores(p, retrieval, settings, profile, named=False))
+        for p in retrieval.part_scores
+    ]
+    kept = [(b, p, c[b.unit.id]) for p, c in parts if c[(b := _best(retrieval.units, p)).unit.id] >= threshold]
+    if not kept and sure[best.unit.id] >= threshold:
+        kept = [(best, scores, sure[best.unit.id])]
+    if not kept:
+        return decline("reader", question, profile)
+    chosen: list[ScoredUnit] = []
+    for part_best, part, _ in kept:
+        chosen += [u for u in choose(retrieval.units, part, part_best, settings) if u not in chosen]
+    top = max(confidence for _, _, confidence in kept)
     missing = corpus.missing_figures(question)
     # « …en 2023 ? » answered with other years is no answer, unless the question checks a claim.
-    checks_a_claim = question.claim or question.confirmation
-    if not checks_a_claim and any(_YEAR.fullmatch(m) for m in missing):
+    if not (question.claim or question.confirmation) and any(_YEAR.fullmatch(m) for m in missing):
         return decline("unknown_year", question, profile)
+    text, citations = quote_lines(chosen, scores, "claim_intro" if question.claim else "intro", language, settings)
     if missing:
         text += "\n\n" + say("unknown_figure", language, figures=", ".join(f"« {m} »" for m in missing))
-    return Decision(text, abstained=False, citations=citations, coverage=coverage, score=score)
+    return Decision(text, abstained=False, citations=citations, score=top)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from assistant.answer.messages import say
+from assistant.profile import Profile
+from assistant.reading.question import Question
+from assistant.search.lexical import QueryTerm
 from assistant.search.retrieval import Hit
+
+# A question's key words with their idf weights (`Retriever.term_weights`).
+Weights = Callable[[list[QueryTerm]], list[tuple[frozenset[str], float]]]
+_SPACES = re.compile(r"[  ]")
 
 
 @dataclass(frozen=True)
@@ -13,7 +23,8 @@ class Citation:
     """A retrieved passage an answer quotes; `n` is its `[n]` marker in the text."""
 
     n: int
-    source: str
+    source: str  # the file, as the corpus names it
+    title: str  # what people call the document
     section: str
     text: str
     score: float
@@ -23,6 +34,7 @@ class Citation:
     dense_score: float | None = None
     bm25_score: float | None = None
     page: int | None = None
+    reader_scores: list[float] = field(default_factory=list)  # the reader's score of each quote, in order
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -38,6 +50,7 @@ def citation_for(n: int, hit: Hit) -> Citation:
     return Citation(
         n=n,
         source=hit.source,
+        title=hit.title,
         section=hit.section,
         text=hit.chunk.text,
         score=round(hit.score, 5),
@@ -48,6 +61,44 @@ def citation_for(n: int, hit: Hit) -> Citation:
         bm25_score=None if hit.bm25_score is None else round(hit.bm25_score, 4),
         page=int(page) if isinstance(page, int) else None,
     )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to say for one question: quotes with citations, or a declining message and its reason."""
+
+    text: str
+    abstained: bool
+    reason: str = "answered"
+    citations: list[Citation] = field(default_factory=list)
+    coverage: float = 0.0
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class CorpusFacts:
+    """What a decision knows of the whole corpus, computed once per loaded index."""
+
+    weights: Weights
+    figures_text: str  # every passage, digit groups joined (« 24 000 » -> 24000)
+
+    def missing_figures(self, question: Question) -> list[str]:
+        """Figures of the question that no passage contains (a premise the documents do not back)."""
+        return [
+            f
+            for f in question.figures
+            if not re.search(rf"(?<!\d){re.escape(_SPACES.sub('', f))}(?!\d)", self.figures_text)
+        ]
+
+
+def joined_figures(texts: list[str]) -> str:
+    """The corpus's text with digit groups joined, as `CorpusFacts.figures_text` holds it."""
+    return _SPACES.sub("", "\n".join(texts))
+
+
+def decline(reason: str, question: Question, profile: Profile, message: str = "not_in_documents") -> Decision:
+    """A declining decision: the message in the user's language, and the check that fired."""
+    return Decision(say(message, question.language, profile), abstained=True, reason=reason)
 
 
 @dataclass(frozen=True)

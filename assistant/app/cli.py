@@ -77,7 +77,7 @@ def run_ask(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: Te
             print(answer.text, file=out)
             for citation in answer.citations:
                 page = f", p. {citation.page}" if citation.page else ""
-                print(f"\n[{citation.n}] {citation.source}{page} — {citation.section}", file=out)
+                print(f"\n[{citation.n}] {citation.title} ({citation.source}{page}) — {citation.section}", file=out)
                 print("    " + citation.text.replace("\n", "\n    "), file=out)
         return 0
     for line in stdin:

@@ -34,6 +34,7 @@ _TEXTS: dict[str, dict[str, str]] = {
 # Words beside the emoji: they stay readable where no emoji font is installed.
 RATING_LABELS = {1: "👍 utile", -1: "👎 pas utile"}
 _MARKER = re.compile(r"\[(\d+)\](?=[\s.,;:!?)»\[]|$)")
+_QUOTE = re.compile(r"«[^«»]*»")
 _BOLD = re.compile(r"\*\*([^*<>\n]+?)\*\*")  # the corpus marks a few words **like this**
 
 
@@ -134,20 +135,23 @@ def render_answer(answer_text: str, citations: Sequence[Citation], turn: int, la
 
     Only the citations of the answer (retrieved passages) are listed.
     """
-    numbers = {c.n for c in citations}
+    titles = {c.n: c.title for c in citations}
 
     def link(match: re.Match[str]) -> str:
         n = int(match.group(1))
-        if n not in numbers:
+        if n not in titles:
             return match.group(0)
-        # The Chatbot's sanitiser drops aria-* and role attributes: a hidden word names the link.
-        hidden = f'<span class="visually-hidden">{ui_text("source", language)} </span>'
-        return f'<a class="cite" href="#{source_id(turn, n)}">{hidden}[{n}]</a>'
+        # The Chatbot's sanitiser drops aria-* and role attributes: hidden words name the link by
+        # the source it leads to (« Source 1 : La validation des acquis de l'expérience »).
+        name = html.escape(f"{ui_text('source', language)} {n} : {titles[n]}", quote=True)
+        return f'<a class="cite" href="#{source_id(turn, n)}"><span class="visually-hidden">{name} </span>[{n}]</a>'
 
     blocks: list[str] = []
     items: list[str] = []
     for line in answer_text.split("\n"):
         body = _MARKER.sub(link, _inline(line.strip()))
+        if language != "fr":  # the quotes stay French: a screen reader switches voice for them
+            body = _QUOTE.sub(lambda m: f'<span lang="fr">{m.group(0)}</span>', body)
         if line.startswith("- "):
             items.append(f"<li>{body[2:]}</li>")
             continue
@@ -187,7 +191,7 @@ def render_sources(citations: Sequence[Citation], turn: int, language: str) -> s
         items.append(
             f'<li id="{source_id(turn, c.n)}" class="source" tabindex="-1">'
             f'<p class="source-head"><span class="source-n">[{c.n}]</span> '
-            f'<span class="source-doc">{html.escape(c.source)}{page}</span>'
+            f'<span class="source-doc">{html.escape(c.title)}{page}</span>'
             f'<span class="source-section"> — {html.escape(c.section)}</span></p>'
             f'<blockquote class="passage" lang="fr">{shown}</blockquote>{rest}</li>'
         )
@@ -212,6 +216,14 @@ def render_refusal() -> str:
     return '<p class="notice error" role="alert">Accès refusé : mot de passe conseiller absent ou incorrect.</p>'
 
 
+def _reader_scores(citation: dict[str, object]) -> str:
+    """« · lecteur 0.912, 0.874 »: the reader's score of each quote of a citation, when it decided."""
+    scores = citation.get("reader_scores")
+    if not isinstance(scores, list) or not scores:
+        return ""
+    return " · lecteur " + ", ".join(html.escape(f"{float(v):.3f}") for v in scores)
+
+
 def render_interactions(interactions: Sequence[Interaction]) -> str:
     """The adviser view: recent questions, answers, citations with scores and ranks, feedback."""
     if not interactions:
@@ -224,10 +236,10 @@ def render_interactions(interactions: Sequence[Interaction]) -> str:
     ]
     for item in interactions:
         citations = "".join(
-            f"<li>[{html.escape(str(c.get('n')))}] {html.escape(str(c.get('source')))} — "
+            f"<li>[{html.escape(str(c.get('n')))}] {html.escape(str(c.get('title') or c.get('source')))} — "
             f'{html.escape(str(c.get("section")))}<br><span class="scores">rang {html.escape(str(c.get("rank")))}'
             f" · score {html.escape(str(c.get('score')))} · dense {html.escape(str(c.get('dense_score')))}"
-            f" · BM25 {html.escape(str(c.get('bm25_score')))}</span></li>"
+            f" · BM25 {html.escape(str(c.get('bm25_score')))}{_reader_scores(c)}</span></li>"
             for c in item.citations
         )
         votes = "".join(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.ingest.documents import SourceDocument
 from assistant.reading.text import LIST_ITEM as _LIST_ITEM
@@ -37,6 +37,7 @@ class Chunk:
     end: int
     kind: str = "passage"  # "passage", or "outline" for a heading with its numbered sub-headings
     page: int | None = None
+    title: str = ""  # the document's title (`SourceDocument.title`)
 
     @property
     def indexed_text(self) -> str:
@@ -46,7 +47,7 @@ class Chunk:
     def metadata(self) -> dict[str, str | int]:
         meta: dict[str, str | int] = {
             "source": self.source, "section": self.section, "start": self.start,
-            "end": self.end, "kind": self.kind,
+            "end": self.end, "kind": self.kind, "title": self.title or self.source,
         }  # fmt: skip
         if self.page is not None:
             meta["page"] = self.page
@@ -216,7 +217,7 @@ def chunk_document(document: SourceDocument, max_chars: int) -> list[Chunk]:
         previous_was_heading = True
     flush_body()
     flush_outline()
-    return chunks
+    return [replace(c, title=document.title) for c in chunks] if document.title else chunks
 
 
 def _make_chunk(

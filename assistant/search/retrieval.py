@@ -9,6 +9,7 @@ question's words they (or their heading) contain.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +19,12 @@ from langchain_core.embeddings import Embeddings
 
 from assistant.config import Settings
 from assistant.errors import StoreUnavailableError
-from assistant.reading.analysis import analyze, has_figure
+from assistant.reading.analysis import analyze, fold_accents, has_figure
 from assistant.reading.question import Question
 from assistant.reading.text import indexed_text
 from assistant.reading.units import Unit, units_of
 from assistant.search.lexical import LexicalIndex, QueryTerm
+from assistant.search.scoring import base_score, sentence_score
 from assistant.search.store import StoredChunk, is_connection_error
 
 
@@ -43,6 +45,11 @@ class Hit:
     @property
     def source(self) -> str:
         return str(self.chunk.metadata.get("source", ""))
+
+    @property
+    def title(self) -> str:
+        """The document's title (an index built before titles were stored: its file name)."""
+        return str(self.chunk.metadata.get("title") or self.source)
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,13 @@ class Retrieval:
     terms: list[QueryTerm]  # of the question itself
     units: list[ScoredUnit] = field(default_factory=list)  # of the hits, best first
     part_terms: list[list[QueryTerm]] = field(default_factory=list)  # of each part of a two-part question
+    # Each part's similarity to each candidate sentence (by unit id), for the reader.
+    part_scores: list[dict[str, float]] = field(default_factory=list)
     followup: bool = False
     best_dense: float = 0.0  # best cosine similarity of a sentence (or passage) to the question
     timings_ms: dict[str, float] = field(default_factory=dict)
+    about_title: bool = False  # the title's own documents hold the question's subject words (`title_share`)…
+    names_title: bool = False  # …or the question names the title (the profile's `names`)
 
     @property
     def best_score(self) -> float:
@@ -86,24 +97,6 @@ class Retrieval:
 def searches_in_memory(settings: Settings) -> bool:
     """Whether the dense side searches the passage vectors read at start rather than querying Chroma."""
     return settings.dense_search == "memory" or (settings.dense_search == "auto" and not settings.chroma_url)
-
-
-def base_score(settings: Settings, passage_rank: int, dense_rank: int | None, figure_gain: float) -> float:
-    """The part of a sentence's score that does not read its words: its passage's rank, its rank by
-    similarity among all sentences, and what stating a figure gains it when one is asked for."""
-    k = settings.unit_rrf_k
-    base = settings.unit_passage_weight / (k + passage_rank) + figure_gain
-    return base + (settings.unit_dense_weight / (k + dense_rank) if dense_rank else 0.0)
-
-
-def sentence_score(settings: Settings, base: float, bm25: float, share: float) -> float:
-    """A sentence's fused score: `base_score`, plus its BM25 side as a share of a first rank (its
-    BM25 rank r gives (k + 1) / (k + r); for a part of a two-part question, which has no BM25
-    ranking of its own, the part's share of words stands in), plus the share (idf-weighted) of the
-    question's words it holds, which counts as much as a first rank would (times
-    `unit_share_weight`): among close candidates, the one that says what was asked."""
-    k = settings.unit_rrf_k
-    return base + (settings.unit_lexical_weight * bm25 + settings.unit_share_weight * share) / (k + 1)
 
 
 def _normalized(rows: list[Any]) -> np.ndarray:
@@ -126,7 +119,20 @@ class Retriever:
         vectorstore: Any,
         chunks: list[StoredChunk],
         vectors: dict[str, Any] | None = None,
+        title_sources: frozenset[str] = frozenset(),
+        title_names: tuple[str, ...] = (),
     ) -> None:
+        """
+        Args:
+            title_sources: the title's own documents (the profile's `documents`): their best
+                passages are among the candidates of a question about the title.
+            title_names: how a question names the title (the profile's `names`, folded); a
+                question is about the title when it names it or when the title's documents hold
+                its subject words (`title_share`).
+        """
+        self._title_names = re.compile(
+            r"\b(" + "|".join(re.escape(n) for n in title_names) + r")\b" if title_names else r"(?!x)x"
+        )
         vectors = vectors or {}
         self.settings = settings
         self.embeddings = embeddings
@@ -146,6 +152,10 @@ class Retriever:
             for c in chunks
         }
         self._unit_stems = {u.id: frozenset(analyze(u.text)) for us in self.units.values() for u in us}
+        self._title_chunks = [c.id for c in chunks if str(c.metadata.get("source", "")) in title_sources]
+        self._title_stems = frozenset(
+            s for c in chunks if c.id in set(self._title_chunks) for s in analyze(_indexed_text(c))
+        )
         self._with_figure = {u.id for us in self.units.values() for u in us if has_figure(u.text)}
         self._all_units = [u for us in self.units.values() for u in us]
         # BM25 over the sentences, each with its document label and heading (what was embedded).
@@ -234,14 +244,71 @@ class Retriever:
             rankings.append((settings.bm25_weight, ranked_sparse))
         fused = self._fuse(rankings, dense, sparse, max(settings.top_k, settings.unit_passages))
         hits = fused[: settings.top_k]
+        names_title = bool(self._title_chunks) and bool(
+            self._title_names.search(fold_accents(question.text).replace("’", "'"))
+        )
+        about_title = names_title or (bool(self._title_chunks) and self._title_share(terms) >= settings.title_share)
+        candidates = fused[: settings.unit_passages]
+        if about_title and unit_dense is not None:
+            candidates = candidates + self._title_passages(candidates, unit_dense, vector, dense, sparse)
         words = [t.word for t in terms if t.key] + [t.word for t in context_terms if t.key]
         unit_bm25 = self.unit_lexical.scores([s for t in terms + context_terms for s in t.stems], words)
-        units = self._score_units(
-            fused[: settings.unit_passages], terms, context_terms, unit_dense, unit_bm25, question.asks_figure
-        )
+        units = self._score_units(candidates, terms, context_terms, unit_dense, unit_bm25, question.asks_figure)
+        part_scores = self._part_scores(question, units, context) if settings.decision == "reader" else []
         timings["retrieve"] = (time.perf_counter() - started) * 1000
         best = max((u.dense for u in units), default=max(dense.values(), default=0.0))
-        return Retrieval(query, hits, terms, units, part_terms, bool(context), best, timings)
+        return Retrieval(
+            query, hits, terms, units, part_terms, part_scores, bool(context), best, timings, about_title, names_title
+        )
+
+    def _title_share(self, terms: list[QueryTerm]) -> float:
+        """The share (idf-weighted) of the question's known key words that the title's own documents
+        hold: a question about another subject names a word they lack (« RQTH »), one about the title
+        does not (« le niveau du titre »); 1 for a question with no such word."""
+        weighted = [(stems, w) for stems, w in self.term_weights(terms) if stems]
+        total = sum(w for _, w in weighted)
+        return sum(w for stems, w in weighted if stems & self._title_stems) / total if total else 1.0
+
+    def _title_passages(
+        self,
+        candidates: list[Hit],
+        unit_dense: np.ndarray,
+        vector: np.ndarray | None,
+        dense: dict[str, float],
+        sparse: dict[str, float],
+    ) -> list[Hit]:
+        """The title documents' passages closest to the question (by their best sentence), that the
+        fusion left out of the candidates: a question about the title is read against its own
+        documents too."""
+        present = {h.chunk.id for h in candidates}
+        closest = sorted(
+            (c for c in self._title_chunks if c not in present and c in self._parent_rows),
+            key=lambda c: -float(unit_dense[self._parent_rows[c]].max()),
+        )[: self.settings.title_passages]
+        rank = len(candidates)
+        row = {c: i for i, c in enumerate(self._passage_ids)}
+        similarity = {  # the passage's own similarity, when its vector is in memory
+            c: float(self._passage_matrix[row[c]] @ vector)
+            for c in closest
+            if self._passage_matrix is not None and vector is not None and c in row
+        }
+        return [
+            Hit(self._by_id[c], rank + i, 0.0, dense.get(c, similarity.get(c)), sparse.get(c))
+            for i, c in enumerate(closest, 1)
+        ]
+
+    def _part_scores(self, question: Question, units: list[ScoredUnit], context: str) -> list[dict[str, float]]:
+        """For a question in two parts, each part's similarity to the candidate sentences (one more
+        question embedding per part)."""
+        if len(question.parts) < 2 or self._unit_matrix is None:
+            return []
+        rows = [(u.unit.id, self._unit_row[u.unit.id]) for u in units if u.unit.id in self._unit_row]
+        scores = []
+        for part in question.parts:
+            raw = np.asarray(self.embeddings.embed_query(f"{context} {part}".strip()), dtype=np.float32)
+            similarity = self._unit_matrix[[r for _, r in rows]] @ (raw / max(float(np.linalg.norm(raw)), 1e-12))
+            scores.append({unit_id: float(v) for (unit_id, _), v in zip(rows, similarity, strict=True)})
+        return scores
 
     def _score_units(
         self,

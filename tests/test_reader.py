@@ -1,0 +1,101 @@
+"""The reader: the committed adapter, what it scores, how it is merged, and the decision it drives."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from assistant.config import PROJECT_DIR, Settings, settings_with
+from assistant.core import Assistant
+from assistant.models.reader import LoraConfig, merged_weights, read_adapter, save_adapter, sha256
+
+FLYER = "titre moniteur atelier rncp39099 : La formation\n"
+
+
+def test_the_committed_adapter_is_small_and_the_one_the_readme_names() -> None:
+    adapter = Settings().reader_adapter
+    matrices, config, meta = read_adapter(adapter)
+    assert adapter.stat().st_size < 4_000_000
+    assert set(matrices) == {f"{k}.{m}" for k in config.keys() for m in "AB"}
+    assert meta["data_sha256"] and meta["training_questions"] > 3000
+    assert sha256(adapter) in (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+
+
+def cosine(embeddings, question: str, sentences: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    q = np.asarray(embeddings.embed_query(question))
+    s = np.asarray(embeddings.embed_documents(sentences))
+    return s @ q
+
+
+def test_the_reader_scores_the_answer_above_its_neighbours(embeddings) -> None:  # type: ignore[no-untyped-def]
+    """Fixed pairs from the flyer, scored by the committed adapter: the sentence that answers first;
+    the sentences around it, which share its words, under it. (The decision's threshold applies to
+    the blend of this similarity with the passage's, not to it alone.)"""
+    scores = cosine(
+        embeddings,
+        "Combien d'heures dure la formation ?",
+        [
+            FLYER + "441 heures de formation pour un parcours complet",
+            FLYER + "980 heures de stage long",
+            FLYER + "Un groupe en formation de 16 personnes",
+        ],
+    )
+    assert scores[0] == scores.max() and scores[2] < scores[0] - 0.1, scores
+    scores = cosine(
+        embeddings,
+        "Quelle est la durée du stage long ?",
+        [FLYER + "980 heures de stage long", FLYER + "105 heures de stage court"],
+    )
+    assert scores[0] > scores[1] + 0.03, scores
+
+
+def test_a_question_the_documents_do_not_answer_stays_under_the_threshold(assistant: Assistant) -> None:
+    answer = assistant.ask("Quel est le salaire d'un moniteur d'atelier débutant ?")
+    assert answer.abstained and answer.reason in ("reader", "unknown_name"), answer.reason
+
+
+def test_each_quote_carries_the_reader_s_score(assistant: Assistant) -> None:
+    answer = assistant.ask("Combien d'heures de stage long ?")
+    data = answer.to_dict()
+    assert not answer.abstained and "980 heures" in answer.text
+    for citation in data["citations"]:
+        assert len(citation["reader_scores"]) == len(citation["quotes"])
+        assert all(
+            s >= assistant.settings.reader_threshold - assistant.settings.reader_margin - 0.2
+            for s in citation["reader_scores"]
+        )
+    assert max(s for c in data["citations"] for s in c["reader_scores"]) >= assistant.settings.reader_threshold
+
+
+def test_merging_adds_the_scaled_low_rank_product(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    config = LoraConfig(layers=(0,), targets=("query",), rank=2, alpha=4.0)
+    key = "encoder.layer.0.attention.self.query.weight"
+    a, b = rng.normal(size=(2, 3)).astype(np.float32), rng.normal(size=(3, 2)).astype(np.float32)
+    path = tmp_path / "adapter.safetensors"
+    save_adapter(path, {f"{key}.A": a, f"{key}.B": b}, config, {"note": "test"})
+    base = {key: np.ones((3, 3), np.float32), "other": np.zeros(2, np.float32)}
+    merged = merged_weights(base, path)
+    expected = 1.0 + 2.0 * (b.astype(np.float16).astype(np.float32) @ a.astype(np.float16).astype(np.float32))
+    assert np.allclose(merged[key], expected, atol=1e-3)
+    assert merged["other"] is base["other"]
+
+
+def test_another_adapter_is_another_model_and_the_index_is_rebuilt(index_settings: Settings, tmp_path: Path) -> None:
+    """An adapter that changed gives a model folder of its own, whose name the index records: an
+    ingest with it embeds every passage again instead of mixing vectors of two models."""
+    from assistant.ingest.indexing import ingest
+    from assistant.models.embeddings import load_embeddings
+    from assistant.search.store import ChunkStore
+
+    matrices, config, meta = read_adapter(index_settings.reader_adapter)
+    changed = tmp_path / "changed.safetensors"
+    save_adapter(changed, {k: v * (0.5 if k.endswith(".B") else 1.0) for k, v in matrices.items()}, config, meta)
+    settings = settings_with(index_settings, reader_adapter=changed, index_dir=tmp_path / "index")
+    first = ingest(settings, load_embeddings(index_settings), ChunkStore.open(settings))
+    other = load_embeddings(settings)
+    assert re.search(rf"-reader-{sha256(changed)[:12]}$", getattr(other, "name", ""))
+    again = ingest(settings, other, ChunkStore.open(settings))
+    assert first.added == again.added == again.chunks and again.unchanged == 0

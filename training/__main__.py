@@ -1,0 +1,141 @@
+"""`python -m training`: trains the reader adapter from the committed data and prints its figures.
+
+Reads `training/documents/` and `training/questions/`, trains (`train.py`), writes the adapter
+where the assistant loads it (`ASSISTANT_READER_ADAPTER`, by default
+`assistant/models/reader-adapter.safetensors`) and prints its sha256 and size, the figures on the
+training documents held out for validation, then the blind set's dev split as the product
+answers it. Never run by the app or by CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+# Training documents kept out of training: the figures printed after each epoch are on them.
+VALIDATION_DOCUMENTS = (
+    "fiche-epide.md",
+    "fiche-contrat-apprentissage-amenage.md",
+    "fiche-smic.md",
+    "fiche-preparation-operationnelle-emploi-collective-poec.md",
+    "ct-l6211-l6221-apprentissage-principes.md",
+    "fiche-entreprises-insertion-ei.md",
+    "ct-r6313-bilan-competences-actions.md",
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from training.train import Recipe
+
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    defaults = Recipe()
+    parser.add_argument("--out", type=Path, default=None, help="adapter file (default: the settings' reader_adapter)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--first-layer", type=int, default=defaults.first_layer, help="lowest trained encoder layer")
+    parser.add_argument("--rank", type=int, default=defaults.rank)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument(
+        "--fraction", type=float, default=1.0, help="train on this share of the training questions (data-size curve)"
+    )
+    parser.add_argument("--no-dev", action="store_true", help="skip the blind dev split at the end")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from assistant.config import load_settings
+    from assistant.models.e5convert import ensure_model_dir
+    from assistant.models.reader import save_adapter
+    from training.data import load
+    from training.measure import measure
+    from training.train import PASSAGE_PREFIX, QUERY_PREFIX, Recipe, TopLayers, encode_frozen, train
+
+    args = _parser().parse_args(argv)
+    recipe = replace(
+        Recipe(), epochs=args.epochs, first_layer=args.first_layer, rank=args.rank, learning_rate=args.learning_rate
+    )
+    settings = load_settings()
+    out = args.out or settings.reader_adapter
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.0f} s] {message}", flush=True)
+
+    torch.set_num_threads(settings.threads)
+    data = load()
+    validation = [e for e in data.examples if e.source in VALIDATION_DOCUMENTS]
+    training = [e for e in data.examples if e.source not in VALIDATION_DOCUMENTS]
+    if args.fraction < 1:
+        training = random.Random(recipe.seed).sample(training, int(len(training) * args.fraction))
+    log(
+        f"{len(data.passages)} passages, {len(data.units)} sentences; {len(training)} training questions "
+        f"({sum(e.answerable for e in training)} answerable), {len(validation)} held out on "
+        f"{len(VALIDATION_DOCUMENTS)} documents; {len(data.unmatched)} answers not found"
+    )
+    base_dir = ensure_model_dir(settings.model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+    model = AutoModel.from_pretrained(str(base_dir)).eval()
+    texts = list(
+        dict.fromkeys(
+            [QUERY_PREFIX + e.query for e in data.examples]
+            + [PASSAGE_PREFIX + u.embedded_text for u in data.units.values()]
+        )
+    )
+    encoded = encode_frozen(model, tokenizer, texts, recipe, log)
+
+    def figures_with(embed: object, threshold: float) -> str:
+        def queries(examples: list) -> np.ndarray:
+            return embed([encoded.index[QUERY_PREFIX + e.query] for e in examples])  # type: ignore[operator]
+
+        def units(ids: list[str]) -> np.ndarray:
+            return embed([encoded.index[PASSAGE_PREFIX + data.units[u].embedded_text] for u in ids])  # type: ignore[operator]
+
+        return measure(data, validation, queries, units, threshold).line()
+
+    log("base e5, held-out documents: " + figures_with(lambda rows: encoded.base[rows], 0.85))
+
+    def after_epoch(epoch: int, top: TopLayers, null: float) -> None:
+        def embed(rows: list[int]) -> np.ndarray:
+            with torch.no_grad():
+                return np.concatenate([top.embed(rows[i : i + 256]).numpy() for i in range(0, len(rows), 256)])
+
+        log(f"epoch {epoch}, held-out documents: " + figures_with(embed, null))
+
+    matrices, null = train(model, data, training, encoded, recipe, log, after_epoch)
+    meta = {
+        "recipe": asdict(recipe),
+        "training_questions": len(training),
+        "data_sha256": data.digest,
+        "null_score": round(null, 4),
+        "seconds": round(time.perf_counter() - started),
+    }
+    digest = save_adapter(out, matrices, _config(recipe, model.config.num_hidden_layers), meta)
+    log(f"adapter: {out} ({out.stat().st_size / 1e6:.2f} MB), sha256 {digest}")
+    print(json.dumps(meta, ensure_ascii=False))
+    if not args.no_dev:
+        from training.dev import dev_figures
+
+        log("blind dev split, as the product answers it:")
+        print(dev_figures(settings, out))
+    return 0
+
+
+def _config(recipe: object, layers: int) -> object:
+    from assistant.models.reader import LoraConfig
+
+    first = recipe.first_layer  # type: ignore[attr-defined]
+    return LoraConfig(tuple(range(first, layers)), rank=recipe.rank, alpha=recipe.alpha)  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

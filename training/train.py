@@ -1,0 +1,251 @@
+"""Fine-tunes the reader: e5-small's top layers through a LoRA adapter, contrastively, on the
+training questions against the sentences around their answers.
+
+Each question is embedded as e5 embeds a query, each sentence as e5 embeds a passage (its
+heading, then itself). A batch of questions sees, for each one, an answering sentence and hard
+negatives mined from its own document and from the others (the sentences base e5 finds closest);
+every sentence of the batch is a negative for every other question. One learned « no answer »
+score joins each question's candidates: an unanswerable question must prefer it to every
+sentence, an answerable one must put its answer above it. The frozen lower layers run once per
+text (their output is cached), so an epoch costs the top layers only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant.models.reader import LoraConfig, add_lora
+from training.data import Example, TrainingSet
+
+QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Every choice of a training run (what the adapter's header records)."""
+
+    first_layer: int = 9  # layers below are frozen and cached; LoRA on this one and above
+    rank: int = 16
+    alpha: float = 32.0
+    epochs: int = 3
+    batch: int = 16
+    candidates: int = 6  # per question: one answer and hard negatives
+    own_negatives: int = 12  # hard negatives drawn from, in its own document
+    other_negatives: int = 4  # hard negatives drawn from, in other documents
+    # After this epoch the negatives are mined again with the model being trained (its own
+    # mistakes, more of them in other documents: the confusions the whole corpus offers).
+    remine_after: int = 2
+    remined_own: int = 8
+    remined_other: int = 8
+    learning_rate: float = 3e-4
+    warmup: float = 0.1
+    temperature: float = 0.05
+    null_start: float = 0.85  # the « no answer » cosine the training starts from
+    max_tokens: int = 256
+    seed: int = 13
+
+
+@dataclass
+class Encoded:
+    """Each text's hidden states entering the first trained layer, and its base embedding."""
+
+    hidden: list[Any]  # float16 tensors (tokens × 384), one per text
+    base: np.ndarray  # normalised base-model embedding, one row per text
+    index: dict[str, int] = field(default_factory=dict)  # text -> row
+
+
+def _pool(hidden: Any, mask: Any) -> Any:
+    import torch
+
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def encode_frozen(model: Any, tokenizer: Any, texts: list[str], recipe: Recipe, log: Callable[[str], None]) -> Encoded:
+    """Runs every text once through the frozen model: keeps its states at `first_layer` and its
+    final base embedding (to mine negatives with)."""
+    import torch
+
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    hidden: list[Any] = [None] * len(texts)
+    base = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    started = time.perf_counter()
+    with torch.no_grad():
+        for start in range(0, len(order), 64):
+            rows = order[start : start + 64]
+            batch = tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=recipe.max_tokens,
+                return_tensors="pt",
+            )
+            out = model(**batch, output_hidden_states=True)
+            states = out.hidden_states[recipe.first_layer]
+            pooled = _pool(out.last_hidden_state, batch["attention_mask"]).numpy()
+            for j, i in enumerate(rows):
+                length = int(batch["attention_mask"][j].sum())
+                hidden[i] = states[j, :length].to(torch.float16).clone()
+                base[i] = pooled[j]
+            if start % 1280 == 0:
+                log(f"  frozen layers: {start + len(rows)}/{len(texts)} texts ({time.perf_counter() - started:.0f} s)")
+    return Encoded(hidden, base, {t: i for i, t in enumerate(texts)})
+
+
+class TopLayers:
+    """The trained top of the model: runs the layers from `first_layer` on cached states."""
+
+    def __init__(self, model: Any, encoded: Encoded, first_layer: int) -> None:
+        self.model, self.encoded, self.first_layer = model, encoded, first_layer
+
+    def embed(self, rows: Sequence[int], chunk: int = 32) -> Any:
+        """Embeddings of the texts at `rows`, in order; run by chunks of similar length (less padding)."""
+        import torch
+
+        order = sorted(range(len(rows)), key=lambda i: self.encoded.hidden[rows[i]].shape[0])
+        parts = [self._embed([rows[i] for i in order[s : s + chunk]]) for s in range(0, len(order), chunk)]
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        return torch.cat(parts)[inverse]
+
+    def _embed(self, rows: Sequence[int]) -> Any:
+        import torch
+
+        states = [self.encoded.hidden[r].to(torch.float32) for r in rows]
+        longest = max(s.shape[0] for s in states)
+        hidden = torch.zeros(len(states), longest, states[0].shape[1])
+        mask = torch.zeros(len(states), longest, dtype=torch.long)
+        for i, s in enumerate(states):
+            hidden[i, : s.shape[0]], mask[i, : s.shape[0]] = s, 1
+        extended = self.model._create_attention_masks(mask, None, hidden, None, None, None)[0]
+        for layer in self.model.encoder.layer[self.first_layer :]:
+            hidden = layer(hidden, extended)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        return _pool(hidden, mask)
+
+
+def mine(
+    data: TrainingSet, examples: list[Example], encoded: Encoded, vectors: np.ndarray, own_n: int, other_n: int
+) -> dict[str, list[str]]:
+    """Each question's hard negatives, closest first: sentences of its own document, then of the
+    others, that the model whose `vectors` (one row per text of `encoded`) are given finds closest
+    to it and that do not answer it."""
+    unit_ids = list(data.units)
+    rows = np.asarray([encoded.index[PASSAGE_PREFIX + data.units[u].embedded_text] for u in unit_ids])
+    matrix = vectors[rows]
+    source_of = {u.id: p.source for p in data.passages for u in p.units}
+    negatives: dict[str, list[str]] = {}
+    for example in examples:
+        scores = matrix @ vectors[encoded.index[QUERY_PREFIX + example.query]]
+        own, other = [], []
+        for i in np.argsort(-scores):
+            unit = unit_ids[i]
+            if unit in example.positives:
+                continue
+            same = source_of[unit] == example.source
+            if same and len(own) < own_n:
+                own.append(unit)
+            elif not same and len(other) < other_n:
+                other.append(unit)
+            if len(own) >= own_n and len(other) >= other_n:
+                break
+        negatives[example.id] = own + other
+    return negatives
+
+
+def train(
+    model: Any,
+    data: TrainingSet,
+    examples: list[Example],
+    encoded: Encoded,
+    recipe: Recipe,
+    log: Callable[[str], None],
+    after_epoch: Callable[[int, TopLayers, float], None] | None = None,
+) -> tuple[dict[str, Any], float]:
+    """Trains the adapter; returns its matrices (by weight name) and the learned « no answer » cosine."""
+    import torch
+
+    rng = random.Random(recipe.seed)
+    torch.manual_seed(recipe.seed)
+    for parameter in model.parameters():
+        parameter.requires_grad = False
+    config = LoraConfig(
+        tuple(range(recipe.first_layer, model.config.num_hidden_layers)), rank=recipe.rank, alpha=recipe.alpha
+    )
+    lora = add_lora(model, config, seed=recipe.seed)
+    null = torch.nn.Parameter(torch.tensor(recipe.null_start))
+    optimiser = torch.optim.AdamW([*lora.values(), null], lr=recipe.learning_rate, weight_decay=0.0)
+    steps = recipe.epochs * math.ceil(len(examples) / recipe.batch)
+    warm = max(1, int(recipe.warmup * steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / max(1, steps - warm))
+    )
+    negatives = mine(data, examples, encoded, encoded.base, recipe.own_negatives, recipe.other_negatives)
+    # Batches of every shape fragment glibc's heap (the process grew by 1.4 GB a minute); giving the
+    # freed memory back after each step keeps it flat.
+    libc = ctypes.CDLL("libc.so.6")
+    top = TopLayers(model, encoded, recipe.first_layer)
+    passage_row = {u: encoded.index[PASSAGE_PREFIX + data.units[u].embedded_text] for u in data.units}
+    for epoch in range(1, recipe.epochs + 1):
+        model.train()
+        order = examples[:]
+        rng.shuffle(order)
+        started, total = time.perf_counter(), 0.0
+        for start in range(0, len(order), recipe.batch):
+            batch = order[start : start + recipe.batch]
+            chosen: list[list[str]] = []
+            for example in batch:
+                pool = negatives[example.id]
+                picked = rng.sample(pool, min(len(pool), recipe.candidates - 1))
+                chosen.append(([rng.choice(sorted(example.positives))] if example.answerable else []) + picked)
+            units = list(dict.fromkeys(u for c in chosen for u in c))
+            candidates = top.embed([passage_row[u] for u in units])
+            queries = top.embed([encoded.index[QUERY_PREFIX + e.query] for e in batch])
+            scores = queries @ candidates.T
+            # A sentence that answers the question, other than the one drawn, is not a negative.
+            mask = torch.zeros_like(scores, dtype=torch.bool)
+            targets = []
+            for i, (example, drawn) in enumerate(zip(batch, chosen, strict=True)):
+                for j, unit in enumerate(units):
+                    if unit in example.positives and (not drawn or unit != drawn[0]):
+                        mask[i, j] = True
+                targets.append(units.index(drawn[0]) if example.answerable else len(units))
+            scores = scores.masked_fill(mask, -1.0)
+            logits = torch.cat([scores, null.expand(len(batch), 1)], dim=1) / recipe.temperature
+            loss = torch.nn.functional.cross_entropy(logits, torch.tensor(targets))
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            optimiser.zero_grad()
+            libc.malloc_trim(0)
+            total += float(loss.detach()) * len(batch)
+            done = start // recipe.batch + 1
+            if done % 50 == 0:
+                log(f"  epoch {epoch}: {done} batches, loss {total / (start + len(batch)):.3f}")
+        null_score = float(null.detach())
+        log(
+            f"epoch {epoch}/{recipe.epochs}: loss {total / len(order):.3f}, « no answer » at {null_score:.3f}, "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+        if after_epoch:
+            model.eval()
+            after_epoch(epoch, top, float(null.detach()))
+        if epoch == recipe.remine_after and epoch < recipe.epochs:
+            model.eval()
+            with torch.no_grad():
+                rows = list(range(len(encoded.hidden)))
+                vectors = np.concatenate([top.embed(rows[i : i + 256]).numpy() for i in range(0, len(rows), 256)])
+            negatives = mine(data, examples, encoded, vectors, recipe.remined_own, recipe.remined_other)
+            log(f"negatives mined again with the reader after epoch {epoch}")
+    model.eval()
+    matrices = {name: p.detach().numpy().copy() for name, p in lora.items()}
+    return matrices, float(null.detach())
