@@ -292,7 +292,8 @@ def write_results(run: EvalRun, corpus: str, path: Path = RESULTS_FILE) -> None:
     ]
     heading = f"## {corpus}"
     section = (
-        f"{heading}\n\n{run.meta.get('passages')} passages, embeddings `{run.meta.get('index_model', '')}`; "
+        f"{heading}\n\n{run.meta.get('passages')} passages, embeddings "
+        f"`{Path(str(run.meta.get('index_model', ''))).name}`; "
         f"{str(run.meta.get('created', ''))[:10]}, commit {commit or '?'}.\n\n"
         + markdown_table(["Config", "Split", *(title for _, title in RESULTS_COLUMNS)], rows)
         + "\n"
