@@ -5,17 +5,19 @@ Candidates are the sentences and list items of the best retrieved passages; the 
 each is its cosine similarity to the question under the reader model (the model the index was
 built with: `models/reader.py`), blended with its passage's (a sentence is read in its context),
 plus a share of the question's words it holds (the similarity alone misses a word the question
-turns on), plus, for a question about the title (its subject words all occur in the title's own
-documents, which the profile names), a prior for those documents, which the reader overrides when
-another document answers better. A pair's score does not depend on how many
-documents the corpus holds, so adding documents does not move the threshold.
+turns on), plus, for a question about the title (its subject words occur in the title's own documents, which
+the profile names, or it names the title), a prior for those documents, which the reader overrides
+when another document answers better. Naming the title chooses the document with a larger prior;
+the threshold sees only the smaller one (on dev: 17 wrong answers instead of 30). A pair's score
+does not depend on how many documents the corpus holds, so adding documents does not move the
+threshold.
 
 The answer quotes the best sentence; the sentence that follows it in its passage and any other
-candidate that scores within `reader_margin` of it (they often complete it); a whole list when its
-items score together or when the best sentence announces it. A question in two parts gets the
-best sentence of each part. Declining reasons: `offtopic`, `unknown_name` (a name or place no
-document uses), `reader` (the best score is under the threshold), `unknown_year` (a year no
-document holds), `no_passage`.
+candidate that scores within `reader_margin` of it (they often complete it; the following one
+also when the best announces it with « : »); a whole list when its items score together. A
+question in two parts gets the best sentence of each part. Declining reasons: `offtopic`,
+`unknown_name` (a name or place no document uses), `reader` (the best score is under the
+threshold), `unknown_year` (a year no document holds), `no_passage`.
 """
 
 from __future__ import annotations
