@@ -154,7 +154,7 @@ class Retriever:
         self._unit_stems = {u.id: frozenset(analyze(u.text)) for us in self.units.values() for u in us}
         self._title_chunks = [c.id for c in chunks if str(c.metadata.get("source", "")) in title_sources]
         self._title_stems = frozenset(
-            s for c in chunks if c.id in set(self._title_chunks) for s in analyze(_indexed_text(c))
+            s for c in chunks if str(c.metadata.get("source", "")) in title_sources for s in analyze(_indexed_text(c))
         )
         self._with_figure = {u.id for us in self.units.values() for u in us if has_figure(u.text)}
         self._all_units = [u for us in self.units.values() for u in us]
@@ -175,6 +175,7 @@ class Retriever:
         if searches_in_memory(settings) and any(c.id in vectors for c in chunks):
             self._passage_ids = [c.id for c in chunks if c.id in vectors]
             self._passage_matrix = _normalized([vectors[i] for i in self._passage_ids])
+        self._passage_row = {c: i for i, c in enumerate(self._passage_ids)}
 
     @property
     def in_memory(self) -> bool:
@@ -286,7 +287,7 @@ class Retriever:
             key=lambda c: -float(unit_dense[self._parent_rows[c]].max()),
         )[: self.settings.title_passages]
         rank = len(candidates)
-        row = {c: i for i, c in enumerate(self._passage_ids)}
+        row = self._passage_row
         similarity = {  # the passage's own similarity, when its vector is in memory
             c: float(self._passage_matrix[row[c]] @ vector)
             for c in closest
