@@ -146,7 +146,7 @@ class Settings(BaseSettings):
         "threshold) or 'fused' (the fused ranks and the chain of checks used before the reader; for comparison).",
     )
     reader_threshold: float = Field(
-        0.83,
+        0.81,
         description="Below this reader score of the best sentence, the assistant declines (calibrated on the "
         "dev split: python -m evals.calibrate).",
     )
@@ -161,13 +161,13 @@ class Settings(BaseSettings):
         ge=0,
     )
     reader_figure_weight: float = Field(
-        0.0,
+        0.03,
         description="Added to the reader's score of a sentence that states a figure when the question asks for one "
         "(« combien », « quand », « quel niveau »…).",
         ge=0,
     )
     reader_passage_weight: float = Field(
-        0.6,
+        0.4,
         description="Share of the reader's score that is its passage's similarity to the question (the rest: the "
         "sentence's own): a sentence is read in its context.",
         ge=0,
@@ -209,11 +209,11 @@ class Settings(BaseSettings):
         "is the training? » scores 0.83 against the flyer).",
     )
     offtopic_dense_score: float = Field(
-        0.60,
+        0.575,
         description="A question with no word the documents use is called off topic (and told what the "
         "assistant covers) when its best reader score is also under this; else the documents just do not say "
-        "(measured: 0.50–0.58 for questions of another field, 0.63–0.75 for questions of the field in words "
-        "the documents do not use).",
+        "(measured with the reader trained on 6,516 questions: 0.45–0.56 for questions of another field, "
+        "0.59–0.74 for questions of the field in words the documents do not use).",
     )
     min_coverage: float = Field(
         0.0,
