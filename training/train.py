@@ -133,7 +133,7 @@ class TopLayers:
         for layer in self.model.encoder.layer[self.first_layer :]:
             hidden = layer(hidden, extended)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden
-        return _pool(hidden.float(), mask)
+        return _pool(hidden.float(), mask)  # float32 out, also under autocast
 
 
 def mine(
@@ -212,8 +212,8 @@ def train(
                 chosen.append(([rng.choice(sorted(example.positives))] if example.answerable else []) + picked)
             units = list(dict.fromkeys(u for c in chosen for u in c))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
-                candidates = top.embed([passage_row[u] for u in units]).float()
-                queries = top.embed([encoded.index[QUERY_PREFIX + e.query] for e in batch]).float()
+                candidates = top.embed([passage_row[u] for u in units])
+                queries = top.embed([encoded.index[QUERY_PREFIX + e.query] for e in batch])
             scores = queries @ candidates.T
             # A sentence that answers the question, other than the one drawn, is not a negative.
             mask = torch.zeros_like(scores, dtype=torch.bool)
