@@ -291,6 +291,53 @@ def test_figure_absent_from_documents_is_flagged(assistant: Assistant) -> None:
     assert "« 500 » ne figure pas dans les documents" in answer.text
 
 
+@pytest.mark.parametrize(
+    ("question", "fact", "notice"),
+    [
+        (
+            "Quel est le taux de réussite, et quelle est la couleur du logo du titre ?",
+            "88% de taux de réussite",
+            "Pour la deuxième partie de votre question, je n'ai pas trouvé de passage qui y réponde clairement.",
+        ),
+        (
+            "What is the success rate, and what colour is the logo?",
+            "88% de taux de réussite",
+            "For the second part of your question, I found no passage that clearly answers it.",
+        ),
+    ],
+)
+def test_a_part_the_documents_do_not_answer_is_named(
+    assistant: Assistant, question: str, fact: str, notice: str
+) -> None:
+    """A question in two parts answered for one only says which part no quote answers clearly, so
+    that the quotes are not taken for an answer to both."""
+    answer = assistant.ask(question)
+    assert not answer.abstained and fact in answer.text
+    assert answer.text.endswith(notice)
+
+
+def test_no_part_notice_when_every_part_is_answered(assistant: Assistant) -> None:
+    answer = assistant.ask("Quel est le taux de réussite, et combien d'heures de stage long ?")
+    assert "88% de taux de réussite" in answer.text and "980 heures de stage long" in answer.text
+    assert "partie de votre question" not in answer.text
+
+
+def test_part_notice_names_parts_by_position() -> None:
+    from assistant.answer.decide import part_unanswered
+    from assistant.config import PROJECT_DIR
+    from assistant.profile import read_profile
+
+    profile = read_profile(PROJECT_DIR / "profile.toml")
+    assert part_unanswered([1], "fr", profile).startswith("Pour la première partie de votre question,")
+    assert part_unanswered([1, 3], "fr", profile).startswith(
+        "Pour les première et troisième parties de votre question,"
+    )
+    assert part_unanswered([2, 9], "fr", profile).startswith("Pour une partie de votre question,")
+    assert part_unanswered([2, 3], "en", profile) == (
+        "For the second and third parts of your question, I found no passage that clearly answers them."
+    )
+
+
 def test_markup_is_never_echoed(assistant: Assistant) -> None:
     answer = assistant.ask(
         '<img src=x onerror="window.__pwned=1"><script>alert(1)</script>Combien d\'heures de stage long ?'

@@ -18,6 +18,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Les documents dont je dispose ne le précisent pas. Pour cette information, {where_to_look}.",
         "en": "The documents I have do not say. For this information, {where_to_look}.",
     },
+    "part_unanswered": {
+        "fr": "Pour la {which} partie de votre question, je n'ai pas trouvé de passage qui y réponde clairement.",
+        "en": "For the {which} part of your question, I found no passage that clearly answers it.",
+    },
+    "parts_unanswered": {
+        "fr": "Pour les {which} parties de votre question, je n'ai pas trouvé de passage qui y réponde clairement.",
+        "en": "For the {which} parts of your question, I found no passage that clearly answers them.",
+    },
+    "some_parts_unanswered": {
+        "fr": "Pour une partie de votre question, je n'ai pas trouvé de passage qui y réponde clairement.",
+        "en": "For part of your question, I found no passage that clearly answers it.",
+    },
     "offtopic": {
         "fr": "Je réponds uniquement aux questions sur le titre {title} et ce qui l'entoure : {topics}. "
         "Posez-moi une question sur ce titre.",

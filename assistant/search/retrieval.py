@@ -82,6 +82,8 @@ class Retrieval:
     timings_ms: dict[str, float] = field(default_factory=dict)
     about_title: bool = False  # the title's own documents hold the question's subject words (`title_share`)…
     names_title: bool = False  # …or the question names the title (the profile's `names`)
+    # Each part's idf-weighted share of its own words that each candidate sentence (or its heading) holds.
+    part_shares: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def best_score(self) -> float:
@@ -258,9 +260,17 @@ class Retriever:
         part_scores = self._part_scores(question, units, context) if settings.decision == "reader" else []
         timings["retrieve"] = (time.perf_counter() - started) * 1000
         best = max((u.dense for u in units), default=max(dense.values(), default=0.0))
-        return Retrieval(
+        found = Retrieval(
             query, hits, terms, units, part_terms, part_scores, bool(context), best, timings, about_title, names_title
         )
+        found.part_shares = [self._shares(units, t) for t in part_terms] if part_scores else []
+        return found
+
+    def _shares(self, units: list[ScoredUnit], terms: list[QueryTerm]) -> dict[str, float]:
+        """The idf-weighted share of `terms` (a part of the question) each sentence or its heading holds."""
+        weighted = self.term_weights(terms)
+        total = sum(w for _, w in weighted) or 1.0
+        return {u.unit.id: sum(w for stems, w in weighted if stems & u.stems) / total for u in units}
 
     def _title_share(self, terms: list[QueryTerm]) -> float:
         """The share (idf-weighted) of the question's known key words that the title's own documents
