@@ -5,8 +5,9 @@ previous user turn, as the assistant does. For each combination of the decision'
 change what is quoted or how it scores (`reader_margin`, `reader_title_prior`,
 `reader_share_weight`, `max_sentences`, `reader_passage_weight`, `reader_named_prior`,
 `reader_figure_weight`), the decision runs with its threshold off and each
-question's best reader score and outcome are kept; then each threshold of a grid is replayed over
-them, the assistant's follow-up retry included. Settings that answer an example question of the
+question's best reader score and outcome are kept (for a question in parts, also the outcome at
+each part's score, where what the decision keeps changes); then each threshold of a grid is replayed
+over them, the assistant's follow-up retry included. Settings that answer an example question of the
 profile wrong (`[example_facts]`: the first thing a user clicks) are left out; declining one is
 allowed, and printed. Of the rest, the combination printed is the one that does best on:
 answerable questions answered right + unanswerable ones declined − WRONG_COST × wrong answers
@@ -48,6 +49,19 @@ class Pass:
     top: float  # the best reader score
     answered: bool  # the decision quoted something (not declined for another reason)
     right: bool  # the quotes hold every key string
+    # A question in parts keeps each part the reader accepts, so what it shows changes at each
+    # part's score: (score, answered, right) of the decision at a threshold equal to each of them,
+    # lowest first. Empty: `top` alone is compared with the threshold.
+    steps: tuple[tuple[float, bool, bool], ...] = ()
+
+    def shown(self, threshold: float) -> bool | None:
+        """Whether what the decision shows at `threshold` is right; None when it declines."""
+        if not self.steps:
+            return self.right if self.answered and self.top >= threshold else None
+        for score, answered, right in self.steps:
+            if threshold <= score:
+                return right if answered else None
+        return None
 
 
 @dataclass(frozen=True)
@@ -102,9 +116,16 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
         )
 
         def judge(q, question, retrieval, variant=variant) -> Pass:  # type: ignore[no-untyped-def]
-            decision = decide(question, retrieval, assistant.corpus, variant, assistant.profile)
-            right = q.answerable and not decision.abstained and has_key_facts(decision.text, q.must_contain)
-            return Pass(decision.score, not decision.abstained, right)
+            def run(threshold: float) -> tuple[bool, bool, float, tuple[float, ...]]:
+                # Two floats of settings already validated: a plain copy (validating costs more than the decision).
+                at = variant.model_copy(update={"reader_threshold": threshold, "reader_threshold_en": threshold})
+                decision = decide(question, retrieval, assistant.corpus, at, assistant.profile)
+                right = q.answerable and not decision.abstained and has_key_facts(decision.text, q.must_contain)
+                return not decision.abstained, right, decision.score, decision.confidences
+
+            answered, right, top, confidences = run(-1.0)
+            steps = tuple((c, *run(c)[:2]) for c in sorted(set(confidences)))
+            return Pass(top, answered, right, steps)
 
         EXAMPLES[(margin, prior, share, sentences, passage, named, figure)] = [
             (question.text, d.score, has_key_facts(d.text, list(facts)))
@@ -139,14 +160,14 @@ def replay(rows: list[Row], threshold: float, threshold_en: float) -> tuple[floa
     right = wrong = declined_ok = 0
     for r in rows:
         least = threshold_en if r.language == "en" else threshold
-        shown = r.alone if r.alone.answered and r.alone.top >= least else None
-        if shown is None and r.with_context and r.with_context.answered and r.with_context.top >= least:
-            shown = r.with_context
+        shown = r.alone.shown(least)
+        if shown is None and r.with_context:
+            shown = r.with_context.shown(least)
         if shown is None:
             declined_ok += not r.answerable
         elif r.answerable:
-            right += shown.right
-            wrong += not shown.right
+            right += shown
+            wrong += not shown
         else:
             wrong += 1
     return right + declined_ok - WRONG_COST * wrong, right, wrong, declined_ok

@@ -339,3 +339,21 @@ def test_the_llm_configuration_compares_checked_model_answers(
     figures = evaluation.summary["llm"]["all"]
     assert figures["fallbacks"] == sum(bool(o.fallback) for o in evaluation.outcomes["llm"])
     assert figures["hallucinated_figures"] == 0 and evaluation.summary["hybrid"]["all"]["model_answers"] is None
+
+
+def test_calibration_replays_a_question_in_parts_at_each_parts_score() -> None:
+    """A question in two parts keeps only the parts the reader accepts: at a threshold between its
+    parts' scores the decision shows one part (here wrong, a key string is missing), over both it
+    declines, under both it is right."""
+    from evals.calibrate import Pass, Row, replay
+
+    parts = Pass(top=0.93, answered=True, right=True, steps=((0.79, True, True), (0.93, True, False)))
+    row = Row(answerable=True, language="fr", alone=parts, with_context=None)
+    assert [parts.shown(t) for t in (0.70, 0.79, 0.85, 0.93, 0.95)] == [True, True, False, False, None]
+    assert replay([row], 0.75, 0.65)[1:] == (1, 0, 0)
+    assert replay([row], 0.81, 0.65)[1:] == (0, 1, 0)
+    assert replay([row], 0.95, 0.65)[1:] == (0, 0, 0)
+    single = Pass(top=0.80, answered=True, right=False)
+    unanswerable = Row(answerable=False, language="en", alone=single, with_context=None)
+    assert replay([unanswerable], 0.81, 0.80)[1:] == (0, 1, 0)
+    assert replay([unanswerable], 0.70, 0.85)[1:] == (0, 0, 1)

@@ -136,8 +136,10 @@ def decide(
         for p, share in zip(retrieval.part_scores, shares, strict=True)
     ]
     kept, unanswered = [], []  # unanswered: the parts (by position) the reader does not accept
+    confidences = [sure[best.unit.id]]
     for number, (p, c) in enumerate(parts, 1):
         part_best = _best(retrieval.units, p)
+        confidences.append(c[part_best.unit.id])
         if c[part_best.unit.id] >= threshold:
             kept.append((part_best, p, c[part_best.unit.id]))
         else:
@@ -161,7 +163,9 @@ def decide(
         text += "\n\n" + part_unanswered(unanswered, language, profile)
     if missing:
         text += "\n\n" + say("unknown_figure", language, figures=", ".join(f"« {m} »" for m in missing))
-    return Decision(text, abstained=False, citations=citations, score=top)
+    return Decision(
+        text, abstained=False, citations=citations, score=top, confidences=tuple(confidences) if parts else ()
+    )
 
 
 _ORDINALS = {

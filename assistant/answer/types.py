@@ -73,6 +73,9 @@ class Decision:
     citations: list[Citation] = field(default_factory=list)
     coverage: float = 0.0
     score: float = 0.0
+    # The reader scores the threshold was compared with, when they are several (a question in
+    # parts: each part's, and the whole question's): the calibration replays each.
+    confidences: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
