@@ -125,8 +125,8 @@ def decide(
     # the prior of any question about the title.
     sure = reader_scores({u.unit.id: u.dense for u in retrieval.units}, retrieval, settings, profile, named=False)
     # A question in two parts: the best sentence of each part that the reader accepts, each part
-    # scored with its own words (dev: 79 right and 18 wrong against 78 and 19 with the whole
-    # question's); else the question as a whole.
+    # scored with its own words (with the whole question's, the passage that answers one part won
+    # both); else the question as a whole.
     shares: list[dict[str, float] | None] = list(retrieval.part_shares) or [None] * len(retrieval.part_scores)
     parts = [
         (
