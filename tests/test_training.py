@@ -104,3 +104,33 @@ def test_a_few_steps_of_training_bring_each_question_closer_to_its_answer(
     assert after > before + 0.025, (before, after)
     assert set(matrices) and all(np.isfinite(m).all() for m in matrices.values())
     assert 0.0 < null < 1.0
+
+
+def test_hurried_spellings_keep_the_question_recognisable_and_are_reproducible() -> None:
+    """The training's noise model (`training/noise.py`): the same seed gives the same spellings; a
+    spelling differs from the careful question but keeps most of its words; English questions get
+    slips and lower case, never French contractions."""
+    import random
+
+    from training.noise import hurried, slips, texting
+
+    questions = [str(r["question"]) for r in _lines()[:400]]
+    first = [hurried(q, random.Random(3)) for q in questions]
+    assert first == [hurried(q, random.Random(3)) for q in questions]
+    changed = kept = 0
+    for question, spelling in zip(questions, first, strict=True):
+        changed += spelling != question
+        words = set(re.findall(r"\w+", question.casefold()))
+        kept += len(words & set(re.findall(r"\w+", spelling.casefold()))) >= 0.4 * len(words)
+    assert changed >= 0.95 * len(questions) and kept >= 0.9 * len(questions), (changed, kept)
+
+    question = "Qu'est-ce que je peux faire, et combien ça coûte ?"
+    texted = [texting(question, random.Random(seed)) for seed in range(20)]
+    assert all(t == t.lower() and "qu'est-ce que" not in t for t in texted), texted
+    assert any("û" not in t for t in texted) and any("?" not in t for t in texted), texted
+    slipped = slips("Combien de temps dure la formation", random.Random(1), 2)
+    assert sum(a != b for a, b in zip(slipped.split(), "Combien de temps dure la formation".split(), strict=True)) == 2
+    rng = random.Random(2)
+    for _ in range(30):
+        english = hurried("Who pays for the training, and how long does it last?", rng)
+        assert not re.search(r"\b(cb|pr|ke|ki|koi)\b", english), english

@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rank", type=int, default=defaults.rank)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument(
+        "--hurried",
+        type=float,
+        default=defaults.hurried,
+        help="share of questions asked as typed in a hurry, per epoch",
+    )
+    parser.add_argument(
         "--fraction", type=float, default=1.0, help="train on this share of the training questions (data-size curve)"
     )
     parser.add_argument("--no-dev", action="store_true", help="skip the blind dev split at the end")
@@ -58,11 +64,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     from assistant.models.reader import save_adapter
     from training.data import load
     from training.measure import measure
-    from training.train import PASSAGE_PREFIX, QUERY_PREFIX, Recipe, TopLayers, encode_frozen, train
+    from training.train import (
+        PASSAGE_PREFIX,
+        QUERY_PREFIX,
+        Recipe,
+        TopLayers,
+        encode_frozen,
+        hurried_spellings,
+        train,
+    )
 
     args = _parser().parse_args(argv)
     recipe = replace(
-        Recipe(), epochs=args.epochs, first_layer=args.first_layer, rank=args.rank, learning_rate=args.learning_rate
+        Recipe(),
+        epochs=args.epochs,
+        hurried=args.hurried,
+        first_layer=args.first_layer,
+        rank=args.rank,
+        learning_rate=args.learning_rate,
     )
     settings = load_settings()
     out = args.out or settings.reader_adapter
@@ -85,17 +104,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     base_dir = ensure_model_dir(settings.model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
     model = AutoModel.from_pretrained(str(base_dir)).eval()
+    variants = hurried_spellings(data.examples, recipe)
     texts = list(
         dict.fromkeys(
             [QUERY_PREFIX + e.query for e in data.examples]
+            + [QUERY_PREFIX + v for spellings in variants.values() for v in spellings]
             + [PASSAGE_PREFIX + u.embedded_text for u in data.units.values()]
         )
     )
     encoded = encode_frozen(model, tokenizer, texts, recipe, log)
 
-    def figures_with(embed: object, threshold: float) -> str:
+    def figures_with(embed: object, threshold: float, hurried: bool = False) -> str:
         def queries(examples: list) -> np.ndarray:
-            return embed([encoded.index[QUERY_PREFIX + e.query] for e in examples])  # type: ignore[operator]
+            asked = [variants[e.id][0] if hurried and variants else e.query for e in examples]
+            return embed([encoded.index[QUERY_PREFIX + q] for q in asked])  # type: ignore[operator]
 
         def units(ids: list[str]) -> np.ndarray:
             return embed([encoded.index[PASSAGE_PREFIX + data.units[u].embedded_text] for u in ids])  # type: ignore[operator]
@@ -103,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return measure(data, validation, queries, units, threshold).line()
 
     log("base e5, held-out documents: " + figures_with(lambda rows: encoded.base[rows], 0.85))
+    if variants:
+        log("  the same, asked hurried: " + figures_with(lambda rows: encoded.base[rows], 0.85, hurried=True))
 
     def after_epoch(epoch: int, top: TopLayers, null: float) -> None:
         def embed(rows: list[int]) -> np.ndarray:
@@ -110,8 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return np.concatenate([top.embed(rows[i : i + 256]).numpy() for i in range(0, len(rows), 256)])
 
         log(f"epoch {epoch}, held-out documents: " + figures_with(embed, null))
+        if variants:
+            log("  the same, asked hurried: " + figures_with(embed, null, hurried=True))
 
-    matrices, null = train(model, data, training, encoded, recipe, log, after_epoch)
+    matrices, null = train(model, data, training, encoded, recipe, log, after_epoch, variants)
     meta = {
         "recipe": asdict(recipe),
         "training_questions": len(training),

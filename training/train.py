@@ -50,6 +50,11 @@ class Recipe:
     temperature: float = 0.05
     null_start: float = 0.85  # the « no answer » cosine the training starts from
     max_tokens: int = 256
+    # Each epoch, this share of the questions is asked as a hurried user types it (`noise.py`):
+    # one of `hurried_variants` spellings drawn once per question before training.
+    # Measured and left out (README): 0.35 gave the same dev score at another operating point.
+    hurried: float = 0.0
+    hurried_variants: int = 2
     seed: int = 13
     # The trained layers run in bfloat16 (autocast; the adapter's weights stay float32): 1.4 times
     # faster on this machine's AVX-512 BF16 cores.
@@ -136,6 +141,23 @@ class TopLayers:
         return _pool(hidden.float(), mask)  # float32 out, also under autocast
 
 
+def hurried_spellings(examples: list[Example], recipe: Recipe) -> dict[str, list[str]]:
+    """Each question's hurried spellings (`noise.py`), the same for every run of a recipe; none
+    when the recipe asks none (the texts encoded, hence the adapter, are then as without them)."""
+    from training.noise import hurried
+
+    if recipe.hurried <= 0:
+        return {}
+    rng = random.Random(recipe.seed + 1)
+    return {e.id: [hurried(e.query, rng) for _ in range(recipe.hurried_variants)] for e in examples}
+
+
+def _asked(example: Example, variants: dict[str, list[str]] | None, share: float, rng: random.Random) -> str:
+    if share > 0 and variants and example.id in variants and rng.random() < share:
+        return rng.choice(variants[example.id])
+    return example.query
+
+
 def mine(
     data: TrainingSet, examples: list[Example], encoded: Encoded, vectors: np.ndarray, own_n: int, other_n: int
 ) -> dict[str, list[str]]:
@@ -173,8 +195,11 @@ def train(
     recipe: Recipe,
     log: Callable[[str], None],
     after_epoch: Callable[[int, TopLayers, float], None] | None = None,
+    variants: dict[str, list[str]] | None = None,
 ) -> tuple[dict[str, Any], float]:
-    """Trains the adapter; returns its matrices (by weight name) and the learned « no answer » cosine."""
+    """Trains the adapter; returns its matrices (by weight name) and the learned « no answer » cosine.
+    `variants` gives other spellings of each question (by id), asked instead of it `recipe.hurried`
+    of the time; their texts must be in `encoded`."""
     import torch
 
     rng = random.Random(recipe.seed)
@@ -213,7 +238,8 @@ def train(
             units = list(dict.fromkeys(u for c in chosen for u in c))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
                 candidates = top.embed([passage_row[u] for u in units])
-                queries = top.embed([encoded.index[QUERY_PREFIX + e.query] for e in batch])
+                asked = [_asked(e, variants, recipe.hurried, rng) for e in batch]
+                queries = top.embed([encoded.index[QUERY_PREFIX + q] for q in asked])
             scores = queries @ candidates.T
             # A sentence that answers the question, other than the one drawn, is not a negative.
             mask = torch.zeros_like(scores, dtype=torch.bool)
