@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import re
-import unicodedata
+
+from assistant.reading.analysis import fold_accents
 
 # Contractions of texting French, spelled as they are spoken (general usage, not any document's).
 _TEXTING = (
@@ -62,11 +63,6 @@ def _neighbours() -> dict[str, str]:
 _NEAR = _neighbours()
 
 
-def strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFD", text)
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
-
-
 def slips(text: str, rng: random.Random, count: int) -> str:
     """`count` slips of the fingers, each in a different word of four letters or more: two letters
     swapped, one dropped, one doubled, or one replaced by a key beside it."""
@@ -97,7 +93,7 @@ def texting(text: str, rng: random.Random) -> str:
     for pattern, spellings in _TEXTING:
         text = re.sub(pattern, lambda _m, options=spellings: rng.choice(options), text)
     if rng.random() < 0.7:
-        text = strip_accents(text)
+        text = fold_accents(text)  # the text is already in lower case
     if rng.random() < 0.6:
         text = re.sub(r"\s*[?!.]+\s*$", "", text)
     return re.sub(r"\s{2,}", " ", text).strip()
