@@ -13,6 +13,7 @@ import random
 import re
 
 from assistant.reading.analysis import fold_accents
+from assistant.reading.guard import detect_language
 
 # Contractions of texting French, spelled as they are spoken (general usage, not any document's).
 _TEXTING = (
@@ -66,7 +67,7 @@ _NEAR = _neighbours()
 def slips(text: str, rng: random.Random, count: int) -> str:
     """`count` slips of the fingers, each in a different word of four letters or more: two letters
     swapped, one dropped, one doubled, or one replaced by a key beside it."""
-    words = [m for m in re.finditer(r"\w{4,}", text)]
+    words = list(re.finditer(r"\w{4,}", text))
     if not words:
         return text
     chosen = sorted(rng.sample(words, min(count, len(words))), key=lambda m: m.start(), reverse=True)
@@ -102,7 +103,7 @@ def texting(text: str, rng: random.Random) -> str:
 def hurried(question: str, rng: random.Random) -> str:
     """A hurried spelling of `question`: texted, mistyped, or both. French questions only get the
     contractions of texting French; any question gets the slips."""
-    french = bool(re.search(r"[àâçéèêëîïôûùœ]|\b(le|la|les|des|est|une|pour|que|qui)\b", question.lower()))
+    french = detect_language(question) == "fr"
     style = rng.randrange(3)
     text = question
     if style in (0, 2) and french:
