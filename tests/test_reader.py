@@ -86,6 +86,53 @@ def test_merging_adds_the_scaled_low_rank_product(tmp_path: Path) -> None:
     assert merged["other"] is base["other"]
 
 
+def test_layers_adapted_for_the_questions_only_are_left_out_of_the_passages(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    config = LoraConfig(layers=(0, 1), targets=("query",), rank=2, alpha=4.0, question_only=(0,))
+    keys = [f"encoder.layer.{i}.attention.self.query.weight" for i in (0, 1)]
+    matrices = {}
+    for key in keys:
+        matrices[f"{key}.A"] = rng.normal(size=(2, 3)).astype(np.float32)
+        matrices[f"{key}.B"] = rng.normal(size=(3, 2)).astype(np.float32)
+    path = tmp_path / "adapter.safetensors"
+    save_adapter(path, matrices, config, {"note": "test"})
+    assert read_adapter(path)[1] == config
+    base = {key: np.ones((3, 3), np.float32) for key in keys}
+    passages, questions = merged_weights(base, path), merged_weights(base, path, questions=True)
+    assert passages[keys[0]] is base[keys[0]] and not np.allclose(questions[keys[0]], base[keys[0]])
+    assert np.allclose(passages[keys[1]], questions[keys[1]]) and not np.allclose(passages[keys[1]], base[keys[1]])
+
+
+def test_an_adapter_deeper_for_the_questions_embeds_them_with_its_own_layers(
+    index_settings: Settings, tmp_path: Path
+) -> None:
+    """`python -m training --query-first-layer N` adapts layers N… for the questions only: the
+    assistant then embeds questions with those layers merged, passages without them, and the two
+    models share every other module."""
+    from assistant.models.embeddings import load_embeddings
+
+    matrices, config, meta = read_adapter(index_settings.reader_adapter)
+    rng = np.random.default_rng(2)
+    deeper = LoraConfig((8, *config.layers), config.targets, config.rank, config.alpha, question_only=(8,))
+    extra = {}  # layer 8 adapted for the questions: random matrices of layer 9's shapes
+    for key in deeper.keys():
+        if key.startswith("encoder.layer.8."):
+            for part in "AB":
+                shape = matrices[f"{key.replace('layer.8.', 'layer.9.')}.{part}"].shape
+                extra[f"{key}.{part}"] = rng.normal(scale=0.05, size=shape).astype(np.float32)
+    path = tmp_path / "deeper.safetensors"
+    save_adapter(path, {**matrices, **extra}, deeper, meta)
+    both = load_embeddings(index_settings)
+    asymmetric = load_embeddings(settings_with(index_settings, reader_adapter=path))
+    passages, questions = asymmetric._model[0].auto_model, asymmetric._question_model[0].auto_model  # type: ignore[attr-defined]
+    shared = [i for i, layer in enumerate(questions.encoder.layer) if layer is passages.encoder.layer[i]]
+    assert shared == [i for i in range(12) if i != 8] and questions.embeddings is passages.embeddings
+    sentence = FLYER + "441 heures de formation pour un parcours complet"
+    assert np.allclose(asymmetric.embed_documents([sentence]), both.embed_documents([sentence]), atol=1e-5)
+    question = "Combien d'heures dure la formation ?"
+    assert not np.allclose(asymmetric.embed_query(question), both.embed_query(question), atol=1e-3)
+
+
 def test_another_adapter_is_another_model_and_the_index_is_rebuilt(index_settings: Settings, tmp_path: Path) -> None:
     """An adapter that changed gives a model folder of its own, whose name the index records: an
     ingest with it embeds every passage again instead of mixing vectors of two models."""

@@ -100,7 +100,7 @@ def test_a_few_steps_of_training_bring_each_question_closer_to_its_answer(
     before = margins(encoded.base)
     matrices, null = train(model, data, data.examples, encoded, recipe, lambda _: None)
     with torch.no_grad():
-        after = margins(TopLayers(model, encoded, recipe.first_layer).embed(list(range(len(texts)))).numpy())
+        after = margins(TopLayers(model, encoded).embed(list(range(len(texts)))).numpy())
     assert after > before + 0.025, (before, after)
     assert set(matrices) and all(np.isfinite(m).all() for m in matrices.values())
     assert 0.0 < null < 1.0

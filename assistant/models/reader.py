@@ -5,7 +5,9 @@ The adapter is a set of LoRA matrices for the linear layers of e5's top encoder 
 one small safetensors file whose header says what it adapts (`LoraConfig`). It is merged into the
 converted e5 weights once (`ensure_reader_dir`): the result is an ordinary sentence-transformers
 folder, named after the adapter's hash, that embeds passages and questions at the same cost as
-e5 itself. Merging needs numpy only; training (`add_lora`) uses torch.
+e5 itself. An adapter may also adapt lower layers for the questions only (`question_only`): the
+questions then have a folder of their own (`ensure_question_dir`), which differs from the
+passages' in those layers alone. Merging needs numpy only; training (`add_lora`) uses torch.
 """
 
 from __future__ import annotations
@@ -43,14 +45,16 @@ class LoraConfig:
     targets: tuple[str, ...] = tuple(TARGETS)
     rank: int = 16
     alpha: float = 32.0
+    question_only: tuple[int, ...] = ()  # of `layers`: adapted when a question is embedded, not a passage
 
     @property
     def scale(self) -> float:
         return self.alpha / self.rank
 
-    def keys(self) -> list[str]:
-        """The BertModel weight names the adapter changes."""
-        return [f"encoder.layer.{i}.{TARGETS[t]}.weight" for i in self.layers for t in self.targets]
+    def keys(self, questions: bool = True) -> list[str]:
+        """The BertModel weight names the adapter changes (for the questions, or for the passages)."""
+        layers = [i for i in self.layers if questions or i not in self.question_only]
+        return [f"encoder.layer.{i}.{TARGETS[t]}.weight" for i in layers for t in self.targets]
 
 
 def sha256(path: Path) -> str:
@@ -62,7 +66,10 @@ def save_adapter(path: Path, matrices: dict[str, np.ndarray], config: LoraConfig
     """Writes the adapter (float16 matrices, config and training facts in the header); returns its sha256."""
     from safetensors.numpy import save_file
 
-    header = {"lora": json.dumps(asdict(config)), "meta": json.dumps(meta, ensure_ascii=False, sort_keys=True)}
+    lora = asdict(config)
+    if not config.question_only:  # an adapter for both sides alike is written as before the option existed
+        del lora["question_only"]
+    header = {"lora": json.dumps(lora), "meta": json.dumps(meta, ensure_ascii=False, sort_keys=True)}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.astype(np.float16) for k, v in sorted(matrices.items())}, str(path), header)
     return sha256(path)
@@ -76,15 +83,22 @@ def read_adapter(path: Path) -> tuple[dict[str, np.ndarray], LoraConfig, dict[st
     with safe_open(str(path), framework="np") as handle:
         header = handle.metadata() or {}
     raw = json.loads(header["lora"])
-    config = LoraConfig(tuple(raw["layers"]), tuple(raw["targets"]), int(raw["rank"]), float(raw["alpha"]))
+    config = LoraConfig(
+        tuple(raw["layers"]),
+        tuple(raw["targets"]),
+        int(raw["rank"]),
+        float(raw["alpha"]),
+        tuple(raw.get("question_only", ())),
+    )
     return load_file(str(path)), config, json.loads(header.get("meta", "{}"))
 
 
-def merged_weights(base: dict[str, np.ndarray], adapter: Path) -> dict[str, np.ndarray]:
-    """The base state dict with every adapted weight replaced by W + scale · B A."""
+def merged_weights(base: dict[str, np.ndarray], adapter: Path, questions: bool = False) -> dict[str, np.ndarray]:
+    """The base state dict with every weight adapted for the passages (or for the questions)
+    replaced by W + scale · B A."""
     matrices, config, _ = read_adapter(adapter)
     merged = dict(base)
-    for key in config.keys():
+    for key in config.keys(questions):
         a, b = matrices[f"{key}.A"].astype(np.float32), matrices[f"{key}.B"].astype(np.float32)
         merged[key] = (base[key].astype(np.float32) + config.scale * (b @ a)).astype(np.float32)
     return merged
@@ -98,10 +112,22 @@ def ensure_reader_dir(base_dir: Path, adapter: Path) -> Path:
     Returns:
         The folder.
     """
+    return _ensure_merged(base_dir, adapter, questions=False)
+
+
+def ensure_question_dir(base_dir: Path, adapter: Path) -> Path | None:
+    """The folder that embeds the questions, when the adapter adapts layers for them only
+    (otherwise None: the reader's folder embeds both)."""
+    if not read_adapter(adapter)[1].question_only:
+        return None
+    return _ensure_merged(base_dir, adapter, questions=True)
+
+
+def _ensure_merged(base_dir: Path, adapter: Path, questions: bool) -> Path:
     from safetensors.numpy import load_file, save_file
 
     digest = sha256(adapter)
-    target = base_dir.with_name(f"{base_dir.name}-reader-{digest[:12]}")
+    target = base_dir.with_name(f"{base_dir.name}-reader-{digest[:12]}{'-questions' if questions else ''}")
     marker = target / READER_MARKER
     if marker.is_file():
         return target
@@ -112,7 +138,7 @@ def ensure_reader_dir(base_dir: Path, adapter: Path) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         try:
             shutil.copytree(base_dir, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock"))
-            weights = merged_weights(load_file(str(base_dir / "model.safetensors")), adapter)
+            weights = merged_weights(load_file(str(base_dir / "model.safetensors")), adapter, questions)
             save_file(weights, str(tmp / "model.safetensors"), {"format": "pt"})
             (tmp / "model.safetensors").chmod(0o644)
             (tmp / READER_MARKER).write_text(json.dumps({"adapter_sha256": digest}) + "\n", encoding="utf-8")
