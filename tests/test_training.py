@@ -15,7 +15,7 @@ import pytest
 from assistant.config import Settings
 from assistant.models.e5convert import ensure_model_dir
 from training.check import check
-from training.data import DOCUMENTS, QUESTIONS, load
+from training.data import DEFINITIONAL, DOCUMENTS, QUESTIONS, load
 from training.train import PASSAGE_PREFIX, QUERY_PREFIX, Recipe, TopLayers, encode_frozen, train
 
 from .conftest import CORPUS
@@ -26,7 +26,21 @@ def _lines() -> list[dict[str, object]]:
 
 
 def test_every_committed_question_passes_the_writers_check(capsys: pytest.CaptureFixture[str]) -> None:
-    assert check(sorted(QUESTIONS.glob("*.jsonl"))) == 0, capsys.readouterr().out[-2000:]
+    assert check(sorted(QUESTIONS.glob("*.jsonl")) + sorted(DEFINITIONAL.glob("*.jsonl"))) == 0, (
+        capsys.readouterr().out[-2000:]
+    )
+
+
+def test_a_folder_of_more_questions_adds_them_and_leaves_the_committed_data_as_it_was() -> None:
+    committed, more = load(), load(also=[DEFINITIONAL])
+    added = [json.loads(line) for path in sorted(DEFINITIONAL.glob("*.jsonl")) for line in path.open(encoding="utf-8")]
+    assert len(added) > 500 and {e.id for e in more.examples} == {e.id for e in committed.examples} | {
+        str(r["id"]) for r in added
+    }
+    assert more.unmatched == committed.unmatched  # every definitional answer found among the sentences
+    assert more.digest != committed.digest
+    # The committed adapter's header records the data it was trained on: the default folder alone.
+    assert committed.digest in (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_answer_is_found_among_the_sentences_the_reader_is_shown() -> None:

@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fraction", type=float, default=1.0, help="train on this share of the training questions (data-size curve)"
     )
+    parser.add_argument(
+        "--also-questions",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder of more questions on the training documents (e.g. training/questions-definitional)",
+    )
     parser.add_argument("--no-dev", action="store_true", help="skip the blind dev split at the end")
     return parser
 
@@ -98,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{time.perf_counter() - started:6.0f} s] {message}", flush=True)
 
     torch.set_num_threads(settings.threads)
-    data = load()
+    data = load(also=args.also_questions)
     validation = [e for e in data.examples if e.source in VALIDATION_DOCUMENTS]
     training = [e for e in data.examples if e.source not in VALIDATION_DOCUMENTS]
     if args.fraction < 1:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from training.check import normalise
 TRAINING_DIR = Path(__file__).resolve().parent
 DOCUMENTS = TRAINING_DIR / "documents"
 QUESTIONS = TRAINING_DIR / "questions"
+# Questions written for a measured experiment and left out of the committed adapter's data
+# (`python -m training --also-questions DIR` adds them): « qu'est-ce que X ? » on the same documents.
+DEFINITIONAL = TRAINING_DIR / "questions-definitional"
 # A sentence answers when this share of its characters lies inside one of the question's excerpts
 # (a writer's excerpt may be a whole sentence that our splitter cut in two, or part of a list).
 COVERED_SHARE = 0.6
@@ -109,8 +113,11 @@ def _covered(unit: Unit, answers: list[str]) -> bool:
     return False
 
 
-def load(documents: Path = DOCUMENTS, questions: Path = QUESTIONS, max_chars: int = 500) -> TrainingSet:
-    """The passages of the training documents and every question with its positive sentences."""
+def load(
+    documents: Path = DOCUMENTS, questions: Path = QUESTIONS, max_chars: int = 500, also: Sequence[Path] = ()
+) -> TrainingSet:
+    """The passages of the training documents and every question with its positive sentences;
+    `also`: more folders of questions on the same documents."""
     passages = load_passages(documents, max_chars)
     by_source: dict[str, list[Unit]] = {}
     units: dict[str, Unit] = {}
@@ -124,7 +131,9 @@ def load(documents: Path = DOCUMENTS, questions: Path = QUESTIONS, max_chars: in
     for path in sorted(documents.glob("*.md")):
         digest.update(path.read_bytes())
     examples, unmatched = [], []
-    for path in sorted(questions.glob("*.jsonl")):
+    # Files in the order of their names, whatever their folder: adding a folder trains as if its
+    # files lay beside the others (the same order, the same draws).
+    for path in sorted((p for folder in (questions, *also) for p in folder.glob("*.jsonl")), key=lambda p: p.name):
         digest.update(path.read_bytes())
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line.strip():
