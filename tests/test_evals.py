@@ -357,3 +357,13 @@ def test_calibration_replays_a_question_in_parts_at_each_parts_score() -> None:
     unanswerable = Row(answerable=False, language="en", alone=single, with_context=None)
     assert replay([unanswerable], 0.81, 0.80)[1:] == (0, 1, 0)
     assert replay([unanswerable], 0.70, 0.85)[1:] == (0, 0, 1)
+
+
+def test_the_steadier_figures_average_each_setting_at_its_best_thresholds() -> None:
+    from evals.calibrate import steadier
+
+    ranked = [((9.0, 0, 0, 0), ("a", 0.8)), ((7.0, 0, 0, 0), ("b", 0.8)), ((6.0, 0, 0, 0), ("a", 0.9))]
+    ranked += [((1.0, 0, 0, 0), ("b", 0.7))] + [((0.0, 0, 0, 0), (f"s{i}", 0.7)) for i in range(10)]
+    top10, every = steadier(ranked, settings=1)  # type: ignore[arg-type]
+    assert every == 16 / 12  # a: 9, b: 7, ten settings at 0
+    assert top10 == 16 / 10
