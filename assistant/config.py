@@ -239,7 +239,9 @@ class Settings(BaseSettings):
         description="The same for an English question: its words are not the documents', so only the ranks by "
         "similarity and by passage count, and the best score is lower (dev: off does best).",
     )
-    max_cited: int = Field(3, description="Most passages quoted in one answer.", ge=1)
+    max_cited: int = Field(
+        3, description="Most passages quoted in one answer, besides those that finish a quoted list.", ge=1
+    )
 
     answer_mode: AnswerMode = Field(
         "extractive",

@@ -22,6 +22,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from assistant.answer.decide import decide
 from assistant.answer.fused import decide_fused
+from assistant.answer.lists import continued_lists
 from assistant.answer.messages import say
 from assistant.answer.types import Answer, CorpusFacts, Decision, Draft, Event, Final, decline, joined_figures
 from assistant.config import Settings
@@ -127,7 +128,9 @@ class Assistant:
             frozenset(self.profile.documents),
             self.profile.names,
         )
-        corpus = CorpusFacts(retriever.term_weights, joined_figures([c.text for c in chunks]))
+        corpus = CorpusFacts(
+            retriever.term_weights, joined_figures([c.text for c in chunks]), continued_lists(chunks, retriever.units)
+        )
         self.retriever, self.corpus, self.collection_name = retriever, corpus, collection.name
 
     def follow_live_index(self, force: bool = False) -> bool:

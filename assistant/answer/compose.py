@@ -9,6 +9,7 @@ whole list it belongs to when the question asks for a list or the list's items s
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from assistant.answer.messages import say
 from assistant.answer.types import Citation, Weights, citation_for
@@ -59,24 +60,49 @@ def compose(
 
 
 def quote_lines(
-    chosen: list[ScoredUnit], scores: dict[str, float] | None, intro_key: str, language: str, settings: Settings
+    chosen: list[ScoredUnit],
+    scores: dict[str, float] | None,
+    intro_key: str,
+    language: str,
+    settings: Settings,
+    finishing: frozenset[str] = frozenset(),
+    together: Sequence[frozenset[str]] = (),
 ) -> tuple[str, list[Citation]]:
     """The answer's text, each chosen sentence quoted word for word and followed by the `[n]` of its
-    passage (at most `max_cited` passages, in their retrieval order), and the citations; `scores`,
-    when given, are the reader's, recorded with each quote."""
-    ordered = sorted(chosen, key=lambda u: (u.hit.rank, u.unit.position))
+    passage (at most `max_cited` passages, the best ranked), and the citations; `scores`, when
+    given, are the reader's, recorded with each quote (None for a sentence it did not score).
+    `finishing`: the units that finish a quoted list in the passages after it (`lists.py`), quoted
+    beyond `max_cited`: half a list is a wrong answer; `together`: the passages of each such list,
+    by chunk id."""
+
+    def place(u: ScoredUnit) -> tuple[int, int]:
+        return int(u.hit.chunk.metadata.get("start", 0)), u.unit.position
+
+    # Which passages are cited: the best ranked, and those that finish a quoted list.
+    cited: set[str] = set()
+    for scored in sorted((u for u in chosen if u.unit.id not in finishing), key=lambda u: (u.hit.rank, place(u))):
+        if len(cited) < settings.max_cited:
+            cited.add(scored.hit.chunk.id)
+    cited |= {u.hit.chunk.id for u in chosen if u.unit.id in finishing}
+    kept = [u for u in chosen if u.hit.chunk.id in cited]
+    # In their rank's order; a list and the passages that finish it as one, in reading order, at
+    # the best rank among them.
+    group = {chunk: i for i, chunks in enumerate(_merged(together)) for chunk in chunks}
+    best: dict[object, int] = {}
+    for u in kept:
+        key = group.get(u.hit.chunk.id, u.hit.chunk.id)
+        best[key] = min(best.get(key, u.hit.rank), u.hit.rank)
     citations: dict[str, Citation] = {}
     lines = []
-    for scored in ordered:
+    for scored in sorted(kept, key=lambda u: (best[group.get(u.hit.chunk.id, u.hit.chunk.id)], place(u))):
         chunk = scored.hit.chunk
         if chunk.id not in citations:
-            if len(citations) >= settings.max_cited:
-                continue
             citations[chunk.id] = citation_for(len(citations) + 1, scored.hit)
         citation = citations[chunk.id]
         citation.quotes.append(scored.unit.text)
         if scores is not None:
-            citation.reader_scores.append(round(scores[scored.unit.id], 4))
+            score = scores.get(scored.unit.id)
+            citation.reader_scores.append(None if score is None else round(score, 4))
         quote = strip_marker(scored.unit.text)
         if not (quote.startswith("«") and quote.endswith("»")):  # already a quotation in the source
             quote = f"« {quote} »"
@@ -85,6 +111,18 @@ def quote_lines(
     if len(lines) == 1:
         return f"{intro} {lines[0][2:]}", list(citations.values())
     return intro + "\n" + "\n".join(lines), list(citations.values())
+
+
+def _merged(groups: Sequence[frozenset[str]]) -> list[set[str]]:
+    """Groups that share a member, merged."""
+    merged: list[set[str]] = []
+    for members in groups:
+        joined = set(members)
+        for other in [m for m in merged if m & joined]:
+            joined |= other
+            merged.remove(other)
+        merged.append(joined)
+    return merged
 
 
 def _rescored(

@@ -14,7 +14,9 @@ threshold.
 
 The answer quotes the best sentence; the sentence that follows it in its passage and any other
 candidate that scores within `reader_margin` of it (they often complete it; the following one
-also when the best announces it with « : »); a whole list when its items score together. A
+also when the best announces it with « : »); a whole list when its items score together, and
+what finishes it when its passage leaves it unfinished (`lists.py`: on dev, « Quelles formations
+sont éligibles au CPF ? » quoted two of six items). A
 question in two parts gets the best sentence of each part the reader accepts, and is told which
 part no quote answers clearly. Declining reasons: `offtopic`,
 `unknown_name` (a name or place no document uses), `reader` (the best score is under the
@@ -26,13 +28,14 @@ from __future__ import annotations
 import re
 
 from assistant.answer.compose import quote_lines
+from assistant.answer.lists import Continuations
 from assistant.answer.messages import say
 from assistant.answer.types import CorpusFacts, Decision, decline
 from assistant.config import Settings
 from assistant.profile import Profile
 from assistant.reading.analysis import fold_accents
 from assistant.reading.question import Question
-from assistant.search.retrieval import Retrieval, ScoredUnit
+from assistant.search.retrieval import Hit, Retrieval, ScoredUnit
 
 _YEAR = re.compile(r"(?:19|20)\d\d")
 
@@ -103,6 +106,37 @@ def choose(units: list[ScoredUnit], scores: dict[str, float], best: ScoredUnit, 
     return chosen
 
 
+def finish_lists(
+    chosen: list[ScoredUnit], units: list[ScoredUnit], continued: Continuations
+) -> tuple[list[ScoredUnit], list[frozenset[str]]]:
+    """What finishes each list quoted to the last item of its passage when that item ends with
+    « ; » (`lists.py`): the items and remarks that follow, each with its passage (a passage not
+    retrieved takes the list's rank). They are not scored anew: the list was chosen whole.
+
+    Returns:
+        The quotes, those added last, and the passages of each list finished, by chunk id."""
+    have = {u.unit.id for u in chosen}
+    scored = {u.unit.id: u for u in units}
+    hits = {u.hit.chunk.id: u.hit for u in units}
+    added: list[ScoredUnit] = []
+    together: list[frozenset[str]] = []
+    for unit in chosen:
+        if unit.unit.block < 0:
+            continue
+        part = [u for u in units if u.hit is unit.hit and u.unit.block == unit.unit.block]
+        if max(part, key=lambda u: u.unit.position) is not unit:
+            continue
+        rest = continued.get(unit.unit.id, [])
+        if rest:
+            together.append(frozenset([unit.hit.chunk.id] + [chunk.id for chunk, _ in rest]))
+        for chunk, item in rest:
+            if item.id not in have:
+                hit = hits.get(chunk.id) or Hit(chunk, unit.hit.rank, 0.0, None, None)
+                added.append(scored.get(item.id) or ScoredUnit(item, hit, 0.0, 0.0, 0.0, frozenset()))
+                have.add(item.id)
+    return chosen + added, together
+
+
 def decide(
     question: Question, retrieval: Retrieval, corpus: CorpusFacts, settings: Settings, profile: Profile
 ) -> Decision:
@@ -151,12 +185,16 @@ def decide(
     chosen: list[ScoredUnit] = []
     for part_best, part, _ in kept:
         chosen += [u for u in choose(retrieval.units, part, part_best, settings) if u not in chosen]
+    quoted = {u.unit.id for u in chosen}
+    chosen, together = finish_lists(chosen, retrieval.units, corpus.continued)
     top = max(confidence for _, _, confidence in kept)
     missing = corpus.missing_figures(question)
     # « …en 2023 ? » answered with other years is no answer, unless the question checks a claim.
     if not (question.claim or question.confirmation) and any(_YEAR.fullmatch(m) for m in missing):
         return decline("unknown_year", question, profile)
-    text, citations = quote_lines(chosen, scores, "claim_intro" if question.claim else "intro", language, settings)
+    intro = "claim_intro" if question.claim else "intro"
+    finishing = frozenset(u.unit.id for u in chosen) - quoted
+    text, citations = quote_lines(chosen, scores, intro, language, settings, finishing, together)
     # The user must not take the answer to one part for an answer to both: the quotes may hold the
     # other part's answer, but the reader did not find one it is sure of.
     if unanswered:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from assistant.answer.lists import Continuations
 from assistant.answer.messages import say
 from assistant.profile import Profile
 from assistant.reading.question import Question
@@ -34,7 +35,8 @@ class Citation:
     dense_score: float | None = None
     bm25_score: float | None = None
     page: int | None = None
-    reader_scores: list[float] = field(default_factory=list)  # the reader's score of each quote, in order
+    # The reader's score of each quote, in order; None for a quote that finishes a list (`lists.py`).
+    reader_scores: list[float | None] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -84,6 +86,7 @@ class CorpusFacts:
 
     weights: Weights
     figures_text: str  # every passage, digit groups joined (« 24 000 » -> 24000)
+    continued: Continuations = field(default_factory=dict)  # what finishes an unfinished list (`lists.py`)
 
     def missing_figures(self, question: Question) -> list[str]:
         """Figures of the question that no passage contains (a premise the documents do not back)."""

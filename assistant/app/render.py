@@ -221,7 +221,8 @@ def _reader_scores(citation: dict[str, object]) -> str:
     scores = citation.get("reader_scores")
     if not isinstance(scores, list) or not scores:
         return ""
-    return " · lecteur " + ", ".join(html.escape(f"{float(v):.3f}") for v in scores)
+    # None: a quote that finishes a list, which the reader did not score.
+    return " · lecteur " + ", ".join("—" if v is None else html.escape(f"{float(v):.3f}") for v in scores)
 
 
 def render_interactions(interactions: Sequence[Interaction]) -> str:
