@@ -26,7 +26,13 @@ from assistant.answer.lists import continued_lists
 from assistant.answer.messages import say
 from assistant.answer.types import Answer, CorpusFacts, Decision, Draft, Event, Final, decline, joined_figures
 from assistant.config import Settings
-from assistant.errors import AssistantError, IndexModelMismatchError, InvalidQuestionError, StoreUnavailableError
+from assistant.errors import (
+    AssistantError,
+    IndexFormatMismatchError,
+    IndexModelMismatchError,
+    InvalidQuestionError,
+    StoreUnavailableError,
+)
 from assistant.models.embeddings import load_embeddings
 from assistant.profile import Profile, read_profile
 from assistant.reading.guard import clean
@@ -85,7 +91,8 @@ class Assistant:
 
         Raises:
             ConfigError: llm mode without a model configured, or a bad profile file.
-            IndexModelMismatchError: the index was embedded by another model (`python ingest.py`).
+            IndexModelMismatchError: the index was embedded by another model, or cut into other
+                sentences (`IndexFormatMismatchError`): `python ingest.py` brings it up to date.
         """
         self.profile = profile or read_profile(settings.profile_file)
         self.chat_model: BaseChatModel | None = None
@@ -128,6 +135,9 @@ class Assistant:
             frozenset(self.profile.documents),
             self.profile.names,
         )
+        missing = sum(1 for units in retriever.units.values() for u in units if u.id not in vectors)
+        if missing:  # never answer with sentences the index has no vector for
+            raise IndexFormatMismatchError(self.store.where, missing)
         corpus = CorpusFacts(
             retriever.term_weights, joined_figures([c.text for c in chunks]), continued_lists(chunks, retriever.units)
         )

@@ -29,6 +29,18 @@ class IndexModelMismatchError(AssistantError):
         )
 
 
+class IndexFormatMismatchError(IndexModelMismatchError):
+    """The index was built by a version of the assistant that cut passages into other sentences:
+    some sentences the reader scores have no vector."""
+
+    def __init__(self, where: str, missing: int) -> None:
+        AssistantError.__init__(
+            self,
+            f"L'index de {where} a été construit par une autre version du découpage en phrases ({missing} "
+            "phrase(s) sans vecteur) : relancez `python ingest.py` pour le mettre à jour.",
+        )
+
+
 class StoreUnavailableError(AssistantError):
     """The Chroma server cannot be reached."""
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from assistant.app.loading import load_or_build_assistant
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
-from assistant.errors import EmptyCorpusError, IndexMissingError
+from assistant.errors import EmptyCorpusError, IndexFormatMismatchError, IndexMissingError
 from assistant.ingest.indexing import ingest
 from assistant.search.store import ChunkStore
 
@@ -99,6 +100,24 @@ def test_interrupted_rebuild_leaves_the_old_index_answering(settings: Settings, 
 def test_missing_index_says_what_to_run(settings: Settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(IndexMissingError, match="lancez `python ingest.py`"):
         Assistant(settings, embeddings, ChunkStore.open(settings))
+
+
+def test_an_index_cut_into_other_sentences_is_brought_up_to_date(settings: Settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """An index built by a version that cut passages into other sentences (here: two sentence
+    vectors gone) is refused with what to run, never answered from half-read; the chat's start
+    brings it up to date, embedding only what is missing."""
+    ingest(settings, embeddings)
+    store = ChunkStore.open(settings)
+    live = store.live_collection()
+    units = live.get(where={"unit": "sentence"}, include=["documents"])
+    gone = [i for i, text in zip(units["ids"], units["documents"], strict=True) if "heures" in text][:2]
+    live.delete(ids=gone)
+    with pytest.raises(IndexFormatMismatchError, match=r"2 phrase\(s\) sans vecteur.*python ingest.py"):
+        Assistant(settings, embeddings, store)
+    assistant = load_or_build_assistant(settings)
+    assert "980 heures" in assistant.ask("Combien d'heures de stage long ?").text
+    _, vectors = store.read_all(store.live_collection(), with_embeddings=True)
+    assert set(gone) <= set(vectors)
 
 
 def _cli(settings: Settings, *args: str) -> subprocess.Popen[str]:

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from assistant.config import Settings
 from assistant.core import Assistant
-from assistant.errors import IndexMissingError, IndexModelMismatchError
+from assistant.errors import IndexFormatMismatchError, IndexMissingError, IndexModelMismatchError
 
 
 def _progress_bar(label: str) -> Any:
@@ -51,11 +51,13 @@ def run_ingest(settings: Settings, rebuild: bool, as_json: bool, out: TextIO) ->
 
 def load_or_build_assistant(settings: Settings) -> Assistant:
     """The assistant over the live index, building the index first (with a progress bar) if absent,
-    or again if another model embedded it."""
+    or again if another model embedded it or another version cut its passages into sentences."""
     try:
         return Assistant.from_settings(settings)
     except IndexMissingError:
         print("Aucun index : construction à partir du corpus…", file=sys.stderr)
+    except IndexFormatMismatchError:
+        print("L'index a été découpé en phrases par une autre version : mise à jour…", file=sys.stderr)
     except IndexModelMismatchError:
         print("L'index a été construit avec un autre modèle : reconstruction…", file=sys.stderr)
     run_ingest(settings, rebuild=False, as_json=False, out=sys.stderr)
