@@ -59,6 +59,12 @@ def test_a_list_is_not_carried_into_another_list_nor_another_section_nor_past_a_
         ("Aides > Montants", "- 500 euros par mois.", 60),
     )
     assert continued_lists(*other_section) == {}
+    same_heading_later = _index(
+        (SECTION, "- les salariés ;\n- les apprentis ;", 0),
+        ("Aides > Montants", "Le montant est fixé chaque année.", 60),
+        (SECTION, "- les stagiaires.", 120),
+    )
+    assert continued_lists(*same_heading_later) == {}
     far = _index(
         (SECTION, "- les salariés ;\n\nUne phrase. Une autre phrase. Une troisième phrase.\n\n- les apprentis.", 0)
     )

@@ -40,25 +40,39 @@ def continued_lists(
         chunks: the passages of the index, in any order (their `start` orders them).
         units: each passage's units, by chunk id.
     """
-    sections: dict[tuple[str, str], list[StoredChunk]] = {}
+    documents: dict[str, list[StoredChunk]] = {}
     for chunk in chunks:
-        if str(chunk.metadata.get("kind", "passage")) != "passage":
-            continue  # an outline repeats its section's headings
-        key = (str(chunk.metadata.get("source", "")), str(chunk.metadata.get("section", "")))
-        sections.setdefault(key, []).append(chunk)
+        if str(chunk.metadata.get("kind", "passage")) == "passage":  # an outline repeats headings
+            documents.setdefault(str(chunk.metadata.get("source", "")), []).append(chunk)
     found: dict[str, list[tuple[StoredChunk, Unit]]] = {}
-    for passages in sections.values():
+    for passages in documents.values():
         passages.sort(key=lambda c: int(c.metadata.get("start", 0)))
-        sequence = [(c, u) for c in passages for u in units.get(c.id, [])]
-        for i, (_, unit) in enumerate(sequence):
-            following = sequence[i + 1][1] if i + 1 < len(sequence) else None
-            same_part = following is not None and (following.parent, following.block) == (unit.parent, unit.block)
-            if not _unfinished(unit) or same_part:
-                continue  # not the last item of a list part
-            rest = _rest(sequence[i + 1 :])
-            if rest:
-                found[unit.id] = rest
+        # Runs of consecutive passages under one heading: a list never goes on past its section,
+        # nor into a later section that bears the same heading.
+        runs: list[list[StoredChunk]] = []
+        for chunk in passages:
+            if runs and runs[-1][-1].metadata.get("section") == chunk.metadata.get("section"):
+                runs[-1].append(chunk)
+            else:
+                runs.append([chunk])
+        for run in runs:
+            _finish_run(run, units, found)
     return found
+
+
+def _finish_run(
+    run: list[StoredChunk], units: Mapping[str, list[Unit]], found: dict[str, list[tuple[StoredChunk, Unit]]]
+) -> None:
+    """Records what finishes each unfinished list part of a run of passages (`continued_lists`)."""
+    sequence = [(c, u) for c in run for u in units.get(c.id, [])]
+    for i, (_, unit) in enumerate(sequence):
+        following = sequence[i + 1][1] if i + 1 < len(sequence) else None
+        same_part = following is not None and (following.parent, following.block) == (unit.parent, unit.block)
+        if not _unfinished(unit) or same_part:
+            continue  # not the last item of a list part
+        rest = _rest(sequence[i + 1 :])
+        if rest:
+            found[unit.id] = rest
 
 
 def _rest(sequence: list[tuple[StoredChunk, Unit]]) -> list[tuple[StoredChunk, Unit]]:
