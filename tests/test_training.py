@@ -16,7 +16,7 @@ from assistant.config import Settings
 from assistant.models.e5convert import ensure_model_dir
 from training.check import check
 from training.data import DEFINITIONAL, DOCUMENTS, QUESTIONS, load
-from training.train import PASSAGE_PREFIX, QUERY_PREFIX, Recipe, TopLayers, encode_frozen, train
+from training.train import PASSAGE_PREFIX, QUERY_PREFIX, Recipe, TopLayers, encode_frozen, native_bf16, train
 
 from .conftest import CORPUS
 
@@ -64,6 +64,16 @@ def test_no_training_document_is_one_of_the_corpus() -> None:
         text = re.sub(r"\s+", " ", path.read_text(encoding="utf-8"))
         shared += [s for s in re.split(r"(?<=[.;:!?])\s", text) if len(s) >= 120 and s in training_text]
     assert not shared, shared[:3]
+
+
+def test_bfloat16_only_where_the_cpu_computes_it() -> None:
+    """Emulated bfloat16 (AVX2 alone) made the training 36 times slower than float32."""
+    avx2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
+    assert not native_bf16(avx2)
+    assert native_bf16(avx2.replace("avx2", "avx2 avx512f avx512_bf16"))
+    assert native_bf16(avx2.replace("avx2", "avx2 amx_bf16"))
+    assert native_bf16("Features\t: fp asimd sve bf16 i8mm\n")  # Arm
+    assert not native_bf16("")
 
 
 @pytest.mark.slow

@@ -84,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         TopLayers,
         encode_frozen,
         hurried_spellings,
+        native_bf16,
         train,
     )
 
@@ -96,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         query_first_layer=min(args.query_first_layer, args.first_layer),
         rank=args.rank,
         learning_rate=args.learning_rate,
+        bf16=native_bf16(),  # recorded in the adapter: the same data gives other bytes in float32
     )
     settings = load_settings()
     out = args.out or settings.reader_adapter
