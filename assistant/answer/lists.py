@@ -2,7 +2,7 @@
 
 French administrative texts end every item of a list but the last with « ; ». A list cut by a
 remark between its items (« À compter du…, la prise en charge… est plafonnée… ») or by the end of
-its passage (passages hold at most `chunk_size` characters) goes on after the cut: quoting only
+its passage (passages hold at most `chunk_max_chars` characters) goes on after the cut: quoting only
 the part the reader found would answer « quelles formations sont éligibles ? » with two of six.
 What finishes a list is read from the documents' structure once per loaded index, never from
 their words: the sentences and items that follow its last item, in the same document and
