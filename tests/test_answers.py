@@ -151,7 +151,7 @@ def test_the_best_sentence_is_quoted_with_the_next_one_when_it_scores_close(
     assert best.unit.text in answer.text
     following = [u for u in retrieval.units if u.hit is best.hit and u.unit.position == best.unit.position + 1]
     if following:
-        close = scores[following[0].unit.id] >= scores[best.unit.id] - assistant.settings.reader_margin
+        close = scores[following[0].unit.id] >= scores[best.unit.id] - assistant.settings.reader_follow_margin
         assert (following[0].unit.text in answer.text) == (close or best.unit.text.rstrip().endswith(":"))
 
 

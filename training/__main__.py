@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
         help="lowest encoder layer trained for the questions (at most --first-layer)",
     )
     parser.add_argument("--rank", type=int, default=defaults.rank)
+    parser.add_argument(
+        "--candidates", type=int, default=defaults.candidates, help="sentences per question: its answer and negatives"
+    )
+    parser.add_argument("--no-dropout", action="store_true", help="without e5's dropout in the trained layers")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument(
         "--hurried",
@@ -96,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         first_layer=args.first_layer,
         query_first_layer=min(args.query_first_layer, args.first_layer),
         rank=args.rank,
+        candidates=args.candidates,
+        dropout=not args.no_dropout,
         learning_rate=args.learning_rate,
         bf16=native_bf16(),  # recorded in the adapter: the same data gives other bytes in float32
     )

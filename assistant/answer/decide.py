@@ -12,11 +12,12 @@ the threshold sees only the smaller one (on dev: 17 wrong answers instead of 30)
 does not depend on how many documents the corpus holds, so adding documents does not move the
 threshold.
 
-The answer quotes the best sentence; the sentence that follows it in its passage and any other
-candidate that scores within `reader_margin` of it (they often complete it; the following one
-also when the best announces it with « : »); a whole list when its items score together, and
-what finishes it when its passage leaves it unfinished (`lists.py`: on dev, « Quelles formations
-sont éligibles au CPF ? » quoted two of six items). A
+The answer quotes the best sentence; the sentence that follows it in its passage when it scores
+within `reader_follow_margin` of it (wider than for the others: read alone, « Cette notification
+peut en outre… » does not say what it is about) or when the best announces it with « : »; any
+other candidate that scores within `reader_margin` of it (they often complete it); a whole list
+when its items score together, and what finishes it when its passage leaves it unfinished
+(`lists.py`: on dev, « Quelles formations sont éligibles au CPF ? » quoted two of six items). A
 question in two parts gets the best sentence of each part the reader accepts, and is told which
 part no quote answers clearly. Declining reasons: `offtopic`,
 `unknown_name` (a name or place no document uses), `reader` (the best score is under the
@@ -78,13 +79,15 @@ def _best(units: list[ScoredUnit], scores: dict[str, float]) -> ScoredUnit:
 
 
 def choose(units: list[ScoredUnit], scores: dict[str, float], best: ScoredUnit, settings: Settings) -> list[ScoredUnit]:
-    """The sentences quoted around the best one: those scoring within the margin (its neighbour
-    first), and the whole list it belongs to or announces when its items score together."""
+    """The sentences quoted around the best one: the one that follows it within its own margin,
+    those scoring within the margin, and the whole list it belongs to or announces when its items
+    score together."""
     floor = scores[best.unit.id] - settings.reader_margin
     by_score = sorted(units, key=lambda u: -scores[u.unit.id])
     chosen = [best]
     following = [u for u in units if u.hit is best.hit and u.unit.position == best.unit.position + 1]
-    if following and (scores[following[0].unit.id] >= floor or best.unit.text.rstrip().endswith(":")):
+    near = scores[best.unit.id] - settings.reader_follow_margin
+    if following and (scores[following[0].unit.id] >= near or best.unit.text.rstrip().endswith(":")):
         chosen.append(following[0])
     for unit in by_score:
         if len(chosen) >= settings.max_sentences or scores[unit.unit.id] < floor:
