@@ -38,7 +38,8 @@ eval: $(VENV)/.installed
 check: $(VENV)/.installed
 	$(BIN)/python -m evals --check
 
-# Rebuilds the reader's adapter from training/ (58 min on 2 AVX-512 cores, about 85 on 2 AVX2 cores); never run by CI.
+# Rebuilds the reader's adapter from training/ (58 min on 2 AVX-512 cores, about 85 on 2 AVX2 cores: there,
+# `python -m training --candidates 5 --no-dropout` takes 51, README); never run by CI.
 train: $(VENV)/.installed
 	$(BIN)/python -m training
 
