@@ -16,7 +16,16 @@ from assistant.config import Settings
 from assistant.models.e5convert import ensure_model_dir
 from training.check import check
 from training.data import DEFINITIONAL, DOCUMENTS, QUESTIONS, load
-from training.train import PASSAGE_PREFIX, QUERY_PREFIX, Recipe, TopLayers, encode_frozen, native_bf16, train
+from training.train import (
+    PASSAGE_PREFIX,
+    QUERY_PREFIX,
+    Recipe,
+    TopLayers,
+    encode_frozen,
+    native_bf16,
+    train,
+    training_mode,
+)
 
 from .conftest import CORPUS
 
@@ -74,6 +83,29 @@ def test_bfloat16_only_where_the_cpu_computes_it() -> None:
     assert native_bf16(avx2.replace("avx2", "avx2 amx_bf16"))
     assert native_bf16("Features\t: fp asimd sve bf16 i8mm\n")  # Arm
     assert not native_bf16("")
+
+
+def test_the_recipe_says_which_dropout_the_trained_layers_draw() -> None:
+    """Without the attention weights' dropout (the faster option on AVX2 cores) the self-attention
+    gives the same output twice while the layer, with its hidden states' dropout, does not; without
+    dropout both are steady; by default neither is."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    model = BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64))
+    states = torch.randn(3, 7, 32)
+    layer = model.encoder.layer[0]
+
+    def steady(module: torch.nn.Module) -> bool:
+        first, second = (module(states) for _ in range(2))
+        first, second = (o[0] if isinstance(o, tuple) else o for o in (first, second))
+        return torch.equal(first, second)
+
+    observed = []
+    for recipe in (Recipe(), Recipe(attention_dropout=False), Recipe(dropout=False)):
+        training_mode(model, recipe)
+        observed.append((steady(layer.attention.self), steady(layer)))
+    assert observed == [(False, False), (True, False), (True, True)], observed
 
 
 @pytest.mark.slow

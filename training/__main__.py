@@ -51,7 +51,15 @@ def _parser() -> argparse.ArgumentParser:
         "--candidates", type=int, default=defaults.candidates, help="sentences per question: its answer and negatives"
     )
     parser.add_argument("--no-dropout", action="store_true", help="without e5's dropout in the trained layers")
+    parser.add_argument(
+        "--no-attention-dropout",
+        action="store_true",
+        help="dropout on the hidden states only, not on the attention weights (faster)",
+    )
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument(
+        "--seed", type=int, default=defaults.seed, help="another draw of the same recipe (run-to-run spread)"
+    )
     parser.add_argument(
         "--hurried",
         type=float,
@@ -102,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rank=args.rank,
         candidates=args.candidates,
         dropout=not args.no_dropout,
+        attention_dropout=not args.no_attention_dropout,
         learning_rate=args.learning_rate,
+        seed=args.seed,
         bf16=native_bf16(),  # recorded in the adapter: the same data gives other bytes in float32
     )
     settings = load_settings()
