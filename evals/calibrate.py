@@ -9,9 +9,13 @@ question's best reader score and outcome are kept (for a question in parts, also
 each part's score, where what the decision keeps changes); then each threshold of a grid is replayed
 over them, the assistant's follow-up retry included. Settings that answer an example question of the
 profile wrong (`[example_facts]`: the first thing a user clicks) are left out; declining one is
-allowed, and printed. Of the rest, the combination printed is the one that does best on:
+allowed, and printed (`CALIBRATE_EXAMPLES_RIGHT=N` also leaves out those that answer fewer than N
+of them right). Of the rest, the combination printed is the one that does best on:
 answerable questions answered right + unanswerable ones declined − WRONG_COST × wrong answers
-(1 by default, as before the reader: CALIBRATE_WRONG_COST). The test split is never read.
+(1 by default, as before the reader: CALIBRATE_WRONG_COST; « 1,2 » prints both from one pass).
+The test split is never read. The questions written for dev after the test split was frozen
+(`evals/blind-dev/`) count with the others; the figures on the frozen set's dev questions alone
+follow, to compare with calibrations made before them.
 
 It also prints two steadier figures, for comparing readers rather than choosing settings: the
 mean of the 10 best settings' scores and the mean over every setting (each at its best
@@ -28,12 +32,18 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from evals.metrics import ADVERSARIAL_KINDS, has_key_facts
 from evals.questions import QUESTIONS_FILE, load_questions, select
 
-WRONG_COST = float(os.environ.get("CALIBRATE_WRONG_COST", "1"))
+COSTS = tuple(float(c) for c in os.environ.get("CALIBRATE_WRONG_COST", "1").split(","))
+WRONG_COST = COSTS[0]
+# Thresholds that answer fewer of the profile's example questions right are left out (0: none is).
+EXAMPLES_RIGHT = int(os.environ.get("CALIBRATE_EXAMPLES_RIGHT", "0"))
 MARGINS = (0.08, 0.12)
 PRIORS = (0.0, 0.06, 0.09, 0.12)
 NAMED_PRIORS = (0.1, 0.15, 0.2, 0.25, 0.3)
@@ -76,6 +86,7 @@ class Row:
     alone: Pass
     with_context: Pass | None  # the retry of an elliptic question, when it has a history
     reachable: bool = False  # the candidate sentences hold every key string (what the reader could find)
+    subset: str = ""  # the writer's file the question comes from
 
 
 def collect() -> dict[tuple[float, ...], list[Row]]:
@@ -144,6 +155,7 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
                 judge(q, question, alone),
                 context and judge(q, question, context),
                 q.answerable and any(has_key_facts(_candidates(r), q.must_contain) for r in (alone, context) if r),
+                q.subset,
             )
             for q, question, alone, context in retrieved
         ]
@@ -159,15 +171,21 @@ def profile_examples(assistant) -> list[tuple[str, tuple[str, ...]]]:  # type: i
     return list(assistant.profile.example_facts.items())
 
 
-def replay(rows: list[Row], threshold: float, threshold_en: float) -> tuple[float, int, int, int]:
+def _shown(r: Row, threshold: float) -> bool | None:
+    shown = r.alone.shown(threshold)
+    if shown is None and r.with_context:
+        shown = r.with_context.shown(threshold)
+    return shown
+
+
+def replay(
+    rows: list[Row], threshold: float, threshold_en: float, cost: float | None = None
+) -> tuple[float, int, int, int]:
     """The score of thresholds, then answerable questions answered right, answered wrong, and
     unanswerable ones declined."""
     right = wrong = declined_ok = 0
     for r in rows:
-        least = threshold_en if r.language == "en" else threshold
-        shown = r.alone.shown(least)
-        if shown is None and r.with_context:
-            shown = r.with_context.shown(least)
+        shown = _shown(r, threshold_en if r.language == "en" else threshold)
         if shown is None:
             declined_ok += not r.answerable
         elif r.answerable:
@@ -175,12 +193,47 @@ def replay(rows: list[Row], threshold: float, threshold_en: float) -> tuple[floa
             wrong += not shown
         else:
             wrong += 1
-    return right + declined_ok - WRONG_COST * wrong, right, wrong, declined_ok
+    return right + declined_ok - (WRONG_COST if cost is None else cost) * wrong, right, wrong, declined_ok
+
+
+def tallies(rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:
+    """Right, wrong and declined-unanswerable counts at each of THRESHOLDS (3 × 70), for the
+    questions not in English, then for those in English."""
+    counts = {False: np.zeros((3, len(THRESHOLDS))), True: np.zeros((3, len(THRESHOLDS)))}
+    for r in rows:
+        group = counts[r.language == "en"]
+        for i, threshold in enumerate(THRESHOLDS):
+            shown = _shown(r, threshold)
+            if shown is None:
+                group[2, i] += not r.answerable
+            else:
+                group[0 if r.answerable and shown else 1, i] += 1
+    return counts[False], counts[True]
+
+
+def best_thresholds(
+    rows: list[Row], cost: float, allowed: np.ndarray
+) -> tuple[tuple[float, int, int, int], float, float] | None:
+    """The pair of thresholds (French, English) that scores best, the first such pair as `replay`
+    over THRESHOLDS × THRESHOLDS would find it, with its replay; None when no French threshold is
+    `allowed`."""
+    if not allowed.any():
+        return None
+    other, english = tallies(rows)
+    scores = (other[0] + other[2] - cost * other[1])[:, None] + (english[0] + english[2] - cost * english[1])[None, :]
+    scores[~allowed, :] = -np.inf
+    i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    right, wrong, declined = (int(other[k, i] + english[k, j]) for k in range(3))
+    return (float(scores[i, j]), right, wrong, declined), THRESHOLDS[i], THRESHOLDS[j]
 
 
 def _examples_ok(key: tuple[float, ...], threshold: float) -> bool:
-    """No example question of the profile is answered wrong at this threshold (declining is allowed)."""
-    return all(right or score < threshold for _, score, right in EXAMPLES[key])
+    """No example question of the profile is answered wrong at this threshold (declining is
+    allowed), and at least EXAMPLES_RIGHT of them are answered right."""
+    examples = EXAMPLES[key]
+    return all(right or score < threshold for _, score, right in examples) and (
+        sum(right and score >= threshold for _, score, right in examples) >= EXAMPLES_RIGHT
+    )
 
 
 def steadier(
@@ -196,29 +249,28 @@ def steadier(
     return sum(scores[:10]) / len(scores[:10]), sum(scores) / len(scores)
 
 
-def main() -> int:
-    rows = collect()
-    ranked = sorted(
-        (
-            (replay(found, t, t_en), (*key, t, t_en))
-            for key, found in rows.items()
-            for t, t_en in itertools.product(THRESHOLDS, THRESHOLDS)
-            if _examples_ok(key, t)
-        ),
-        key=lambda pair: -pair[0][0],
-    )
+def report(rows: dict[tuple[float, ...], list[Row]], cost: float, keep: Callable[[Row], bool], scope: str) -> None:
+    """Prints the best settings for the rows `keep` retains, a wrong answer costing `cost`."""
+    ranked = []
+    for key, found in rows.items():
+        allowed = np.array([_examples_ok(key, t) for t in THRESHOLDS])
+        best = best_thresholds([r for r in found if keep(r)], cost, allowed)
+        if best:
+            ranked.append((best[0], (*key, best[1], best[2])))
+    ranked.sort(key=lambda pair: -pair[0][0])
     (score, right, wrong, declined), (margin, prior, share, sentences, passage, named, figure, t, t_en) = ranked[0]
     key = (margin, prior, share, sentences, passage, named, figure)
-    sample = next(iter(rows.values()))
+    sample = [r for r in rows[key] if keep(r)]
     answerable = sum(r.answerable for r in sample)
     reachable = sum(r.reachable for r in sample)
-    _, chosen_right, _, _ = replay(rows[key], -1.0, -1.0)
+    _, chosen_right, _, _ = replay(sample, -1.0, -1.0, cost)
+    print(f"\n== {scope}, a wrong answer costing {cost:g} ==")
     print(
         f"Candidates hold the key strings for {reachable}/{answerable} answerable dev questions; the reader's "
         f"quotes, threshold off, for {chosen_right}."
     )
     print(
-        f"{len(sample)} dev questions, a wrong answer costing {WRONG_COST}: best score {score:.1f}; answered right "
+        f"{len(sample)} dev questions, a wrong answer costing {cost:g}: best score {score:.1f}; answered right "
         f"{right}/{answerable}, wrong {wrong}, unanswerable declined {declined}/{len(sample) - answerable}, with:"
     )
     for name, value in (
@@ -234,15 +286,28 @@ def main() -> int:
     ):
         print(f"  ASSISTANT_{name.upper()}={value}")
     top10, every = steadier(ranked)
-    print(f"Steadier, to compare readers: mean of the 10 best settings {top10:.1f}, of all {len(rows)} {every:.1f}.")
+    print(f"Steadier, to compare readers: mean of the 10 best settings {top10:.1f}, of all {len(ranked)} {every:.1f}.")
     print("\nThe profile's example questions at those settings:")
     for text, example_score, example_right in EXAMPLES[key]:
         outcome = "declined" if example_score < t else "right" if example_right else "WRONG"
         print(f"  {example_score:.3f} {outcome:8s} {text}")
     print("\nThe curve at those settings (threshold: right, wrong, unanswerable declined):")
     for threshold in THRESHOLDS[::4]:
-        _, r, w, d = replay(rows[key], threshold, t_en)
+        _, r, w, d = replay(sample, threshold, t_en, cost)
         print(f"  {threshold:.3f}: {r}, {w}, {d}")
+
+
+def main() -> int:
+    from evals.split import DEV_DIR
+
+    rows = collect()
+    later = {path.stem for path in DEV_DIR.glob("*.jsonl")}
+    scopes: list[tuple[str, Callable[[Row], bool]]] = [("dev", lambda r: True)]
+    if any(r.subset in later for r in next(iter(rows.values()))):
+        scopes.append(("dev, the frozen set's questions only", lambda r: r.subset not in later))
+    for cost in COSTS:
+        for scope, keep in scopes:
+            report(rows, cost, keep, scope)
     return 0
 
 

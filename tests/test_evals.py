@@ -225,11 +225,15 @@ def test_blind_questions_are_grounded_in_their_documents_and_mostly_beyond_the_f
             assert normalise(piece) in texts[q.source], f"{q.id}: « {piece} » is not in {q.source}"
 
 
-def test_blind_split_depends_on_the_id_alone() -> None:
-    from evals.split import split_of
+def test_blind_split_depends_on_the_id_alone_and_later_questions_go_to_dev() -> None:
+    """The frozen set's split is drawn from each id; the questions written after it was frozen
+    (`evals/blind-dev/`) are all dev, so the test split is the frozen set's alone."""
+    from evals.split import DEV_DIR, split_of
 
+    later = {path.stem for path in DEV_DIR.glob("*.jsonl")}
+    assert later, "evals/blind-dev/ holds the questions written for dev"
     for q in load_questions(QUESTIONS_FILE):
-        assert q.split == split_of(q.id), q.id
+        assert q.split == ("dev" if q.subset in later else split_of(q.id)), q.id
 
 
 def test_old_question_file_is_well_formed_and_grounded_in_the_flyer() -> None:
@@ -357,6 +361,61 @@ def test_calibration_replays_a_question_in_parts_at_each_parts_score() -> None:
     unanswerable = Row(answerable=False, language="en", alone=single, with_context=None)
     assert replay([unanswerable], 0.81, 0.80)[1:] == (0, 1, 0)
     assert replay([unanswerable], 0.70, 0.85)[1:] == (0, 0, 1)
+
+
+def test_the_summed_tallies_find_the_thresholds_replaying_every_pair_finds() -> None:
+    """`best_thresholds` (French and English tallies summed) gives the pair, and its counts, that
+    replaying every pair of the grid finds first, at both costs of a wrong answer, on random
+    questions (single passes, parts, retries with the history), the French thresholds allowed
+    being a random subset."""
+    import random
+
+    import numpy as np
+
+    from evals.calibrate import THRESHOLDS, Pass, Row, best_thresholds, replay
+
+    rng = random.Random(7)
+
+    def a_pass() -> Pass:
+        if rng.random() < 0.3:
+            scores = sorted(rng.uniform(0.6, 1.0) for _ in range(rng.randint(1, 3)))
+            steps = tuple((s, rng.random() < 0.9, rng.random() < 0.5) for s in scores)
+            return Pass(top=scores[-1], answered=True, right=steps[-1][2], steps=steps)
+        return Pass(top=rng.uniform(0.6, 1.0), answered=rng.random() < 0.9, right=rng.random() < 0.6)
+
+    for trial in range(6):
+        rows = [
+            Row(
+                answerable=rng.random() < 0.75,
+                language="en" if rng.random() < 0.15 else "fr",
+                alone=a_pass(),
+                with_context=a_pass() if rng.random() < 0.2 else None,
+            )
+            for _ in range(rng.randint(20, 60))
+        ]
+        allowed = np.array([rng.random() < 0.7 for _ in THRESHOLDS])
+        for cost in (1.0, 2.0):
+            replayed = [
+                (replay(rows, t, t_en, cost), t, t_en)
+                for i, t in enumerate(THRESHOLDS)
+                if allowed[i]
+                for t_en in THRESHOLDS
+            ]
+            expected = max(replayed, key=lambda r: r[0][0])  # the first of the best, as a stable sort
+            assert best_thresholds(rows, cost, allowed) == expected, (trial, cost)
+    assert best_thresholds(rows, 1.0, np.zeros(len(THRESHOLDS), dtype=bool)) is None
+
+
+def test_calibration_can_require_example_questions_answered_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A threshold that answers an example wrong is always left out; with CALIBRATE_EXAMPLES_RIGHT,
+    so is one that answers fewer examples right (declining them)."""
+    from evals import calibrate
+
+    key = (0.1,)
+    monkeypatch.setitem(calibrate.EXAMPLES, key, [("a", 0.80, True), ("b", 0.90, True), ("c", 0.70, False)])
+    assert [calibrate._examples_ok(key, t) for t in (0.65, 0.75, 0.85, 0.95)] == [False, True, True, True]
+    monkeypatch.setattr(calibrate, "EXAMPLES_RIGHT", 2)
+    assert [calibrate._examples_ok(key, t) for t in (0.65, 0.75, 0.85, 0.95)] == [False, True, False, False]
 
 
 def test_the_steadier_figures_average_each_setting_at_its_best_thresholds() -> None:

@@ -105,7 +105,67 @@ def test_the_recipe_says_which_dropout_the_trained_layers_draw() -> None:
     for recipe in (Recipe(), Recipe(attention_dropout=False), Recipe(dropout=False)):
         training_mode(model, recipe)
         observed.append((steady(layer.attention.self), steady(layer)))
-    assert observed == [(False, False), (True, False), (True, True)], observed
+    training_mode(model, Recipe(bits_dropout=True))  # the cheaper masks: both drawn still
+    observed.append((steady(layer.attention.self), steady(layer)))
+    assert observed == [(False, False), (True, False), (True, True), (False, False)], observed
+
+
+def test_the_cheap_masks_drop_one_number_in_ten_and_keep_the_mean() -> None:
+    """`dropout_bits` draws e5's law (0.1) from torch's seeded generator: the share dropped is 0.1 to
+    within four standard deviations over 10⁶ numbers, the mean is kept, and a seed gives its masks
+    again."""
+    import torch
+
+    from training.dropout import dropout_bits, kept
+
+    torch.manual_seed(5)
+    mask = kept(torch.Size([1000, 1000]), 0.1)
+    assert abs((1 - mask.float().mean().item()) - 0.1) < 4 * 0.0003
+    ones = torch.ones(1000, 1000)
+    assert abs(dropout_bits(ones, 0.1).mean().item() - 1.0) < 4 * 0.00034
+    torch.manual_seed(5)
+    assert torch.equal(kept(torch.Size([1000, 1000]), 0.1), mask)
+    assert not torch.equal(kept(torch.Size([1000, 1000]), 0.1), mask)
+    assert torch.equal(dropout_bits(ones, 0.0), ones)
+
+
+def test_the_cheap_masks_attention_reads_what_sdpa_reads() -> None:
+    """The attention that draws its masks by `dropout_bits`: in evaluation it gives the layer's
+    output of before; with a dropout too small to drop a number it gives sdpa's output; with e5's
+    dropout it never reads a padding token (changing the padding's states changes nothing for the
+    same draw) while two draws differ."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from training.dropout import use_bits_dropout
+
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64))
+    model.eval()
+    states = torch.randn(3, 7, 32)
+    tokens = torch.ones(3, 7, dtype=torch.long)
+    tokens[0, 4:] = 0
+    mask = model._create_attention_masks(tokens, None, states, None, None, None)[0]
+    layer = model.encoder.layer[0]
+
+    def out(hidden: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+        if seed is not None:
+            torch.manual_seed(seed)
+        result = layer(hidden, mask)
+        return result[0] if isinstance(result, tuple) else result
+
+    before = out(states)
+    use_bits_dropout(model)
+    assert torch.equal(out(states), before)
+    model.train()
+    layer.attention.output.dropout.p = layer.output.dropout.p = 0.0
+    layer.attention.self.dropout.p = 1e-7  # rounds to no number dropped
+    assert torch.allclose(out(states), before, atol=1e-5)
+    layer.attention.self.dropout.p = 0.1
+    padded = states.clone()
+    padded[0, 4:] = torch.randn(3, 32)
+    assert torch.allclose(out(states, seed=1)[0, :4], out(padded, seed=1)[0, :4], atol=1e-6)
+    assert not torch.allclose(out(states, seed=1), out(states, seed=2))
 
 
 @pytest.mark.slow

@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="dropout on the hidden states only, not on the attention weights (faster)",
     )
+    parser.add_argument(
+        "--bits-dropout",
+        action="store_true",
+        help="e5's dropout with masks from 16 random bits a number (same law, cheaper: training/dropout.py)",
+    )
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument(
         "--seed", type=int, default=defaults.seed, help="another draw of the same recipe (run-to-run spread)"
@@ -111,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         candidates=args.candidates,
         dropout=not args.no_dropout,
         attention_dropout=not args.no_attention_dropout,
+        bits_dropout=args.bits_dropout,
         learning_rate=args.learning_rate,
         seed=args.seed,
         bf16=native_bf16(),  # recorded in the adapter: the same data gives other bytes in float32
