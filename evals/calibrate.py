@@ -167,10 +167,6 @@ def _candidates(retrieval) -> str:  # type: ignore[no-untyped-def]
     return " ".join(u.unit.text for u in retrieval.units)
 
 
-def profile_examples(assistant) -> list[tuple[str, tuple[str, ...]]]:  # type: ignore[no-untyped-def]
-    return list(assistant.profile.example_facts.items())
-
-
 def _shown(r: Row, threshold: float) -> bool | None:
     shown = r.alone.shown(threshold)
     if shown is None and r.with_context:
@@ -212,14 +208,14 @@ def tallies(rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def best_thresholds(
-    rows: list[Row], cost: float, allowed: np.ndarray
+    rows: list[Row], cost: float, allowed: np.ndarray, counts: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[tuple[float, int, int, int], float, float] | None:
     """The pair of thresholds (French, English) that scores best, the first such pair as `replay`
     over THRESHOLDS × THRESHOLDS would find it, with its replay; None when no French threshold is
-    `allowed`."""
+    `allowed`. `counts`: the rows' `tallies`, when already computed (they do not depend on `cost`)."""
     if not allowed.any():
         return None
-    other, english = tallies(rows)
+    other, english = counts or tallies(rows)
     scores = (other[0] + other[2] - cost * other[1])[:, None] + (english[0] + english[2] - cost * english[1])[None, :]
     scores[~allowed, :] = -np.inf
     i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
@@ -249,22 +245,35 @@ def steadier(
     return sum(scores[:10]) / len(scores[:10]), sum(scores) / len(scores)
 
 
-def report(rows: dict[tuple[float, ...], list[Row]], cost: float, keep: Callable[[Row], bool], scope: str) -> None:
-    """Prints the best settings for the rows `keep` retains, a wrong answer costing `cost`."""
+def report(
+    rows: dict[tuple[float, ...], list[Row]],
+    cost: float,
+    keep: Callable[[Row], bool],
+    scope: str,
+    counts: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> None:
+    """Prints the best settings for the rows `keep` retains, a wrong answer costing `cost`;
+    `counts`: each setting's `tallies` of those rows, when already computed."""
     ranked = []
     for key, found in rows.items():
         allowed = np.array([_examples_ok(key, t) for t in THRESHOLDS])
-        best = best_thresholds([r for r in found if keep(r)], cost, allowed)
+        kept = [r for r in found if keep(r)]
+        best = best_thresholds(kept, cost, allowed, counts[key] if counts else None)
         if best:
             ranked.append((best[0], (*key, best[1], best[2])))
     ranked.sort(key=lambda pair: -pair[0][0])
+    print(f"\n== {scope}, a wrong answer costing {cost:g} ==")
+    if not ranked:
+        print(
+            f"No setting answers {EXAMPLES_RIGHT} of the profile's example questions right (CALIBRATE_EXAMPLES_RIGHT)."
+        )
+        return
     (score, right, wrong, declined), (margin, prior, share, sentences, passage, named, figure, t, t_en) = ranked[0]
     key = (margin, prior, share, sentences, passage, named, figure)
     sample = [r for r in rows[key] if keep(r)]
     answerable = sum(r.answerable for r in sample)
     reachable = sum(r.reachable for r in sample)
     _, chosen_right, _, _ = replay(sample, -1.0, -1.0, cost)
-    print(f"\n== {scope}, a wrong answer costing {cost:g} ==")
     print(
         f"Candidates hold the key strings for {reachable}/{answerable} answerable dev questions; the reader's "
         f"quotes, threshold off, for {chosen_right}."
@@ -305,9 +314,12 @@ def main() -> int:
     scopes: list[tuple[str, Callable[[Row], bool]]] = [("dev", lambda r: True)]
     if any(r.subset in later for r in next(iter(rows.values()))):
         scopes.append(("dev, the frozen set's questions only", lambda r: r.subset not in later))
+    counts = {  # computed once for every cost
+        scope: {key: tallies([r for r in found if keep(r)]) for key, found in rows.items()} for scope, keep in scopes
+    }
     for cost in COSTS:
         for scope, keep in scopes:
-            report(rows, cost, keep, scope)
+            report(rows, cost, keep, scope, counts[scope])
     return 0
 
 

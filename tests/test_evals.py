@@ -418,6 +418,27 @@ def test_calibration_can_require_example_questions_answered_right(monkeypatch: p
     assert [calibrate._examples_ok(key, t) for t in (0.65, 0.75, 0.85, 0.95)] == [False, True, False, False]
 
 
+def test_calibration_says_so_when_no_setting_answers_enough_examples(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With CALIBRATE_EXAMPLES_RIGHT above what any setting reaches, the report says so instead of
+    failing (a reader whose example questions all score low)."""
+    from evals import calibrate
+
+    key = (0.12, 0.09, 0.15, 4, 0.4, 0.3, 0.03)
+    row = calibrate.Row(
+        answerable=True, language="fr", alone=calibrate.Pass(top=0.9, answered=True, right=True), with_context=None
+    )
+    monkeypatch.setitem(calibrate.EXAMPLES, key, [("a", 0.70, True), ("b", 0.95, True)])
+    monkeypatch.setattr(calibrate, "EXAMPLES_RIGHT", 3)
+    calibrate.report({key: [row]}, 1.0, lambda r: True, "dev")
+    assert "No setting answers 3 of the profile's example questions right" in capsys.readouterr().out
+    monkeypatch.setattr(calibrate, "EXAMPLES_RIGHT", 1)
+    calibrate.report({key: [row]}, 1.0, lambda r: True, "dev")
+    out = capsys.readouterr().out
+    assert "best score 1.0; answered right 1/1" in out and "THRESHOLD=0.65" in out
+
+
 def test_the_steadier_figures_average_each_setting_at_its_best_thresholds() -> None:
     from evals.calibrate import steadier
 
