@@ -15,7 +15,7 @@ import pytest
 from assistant.config import Settings
 from assistant.models.e5convert import ensure_model_dir
 from training.check import check
-from training.data import DEFINITIONAL, DOCUMENTS, QUESTIONS, load
+from training.data import DEFINITIONAL, DOCUMENTS, QUESTIONS, SUBJECTLESS, load
 from training.train import (
     PASSAGE_PREFIX,
     QUERY_PREFIX,
@@ -35,9 +35,8 @@ def _lines() -> list[dict[str, object]]:
 
 
 def test_every_committed_question_passes_the_writers_check(capsys: pytest.CaptureFixture[str]) -> None:
-    assert check(sorted(QUESTIONS.glob("*.jsonl")) + sorted(DEFINITIONAL.glob("*.jsonl"))) == 0, (
-        capsys.readouterr().out[-2000:]
-    )
+    more = sorted(DEFINITIONAL.glob("*.jsonl")) + sorted(SUBJECTLESS.glob("*.jsonl"))
+    assert check(sorted(QUESTIONS.glob("*.jsonl")) + more) == 0, capsys.readouterr().out[-2000:]
 
 
 def test_a_folder_of_more_questions_adds_them_and_leaves_the_committed_data_as_it_was() -> None:
@@ -50,6 +49,16 @@ def test_a_folder_of_more_questions_adds_them_and_leaves_the_committed_data_as_i
     assert more.digest != committed.digest
     # The committed adapter's header records the data it was trained on: the default folder alone.
     assert committed.digest in (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_questions_naming_no_subject_are_marked_found_and_on_the_fiches() -> None:
+    committed, more = load(), load(also=[SUBJECTLESS])
+    added = [e for e in more.examples if e.subjectless]
+    assert len(added) > 400 and sum(e.answerable for e in added) > 300
+    assert len(more.examples) == len(committed.examples) + len(added)  # every answer found
+    assert more.unmatched == committed.unmatched
+    assert {e.source for e in added} <= {p.name for p in DOCUMENTS.glob("fiche-*.md")}
+    assert not any(e.subjectless for e in committed.examples)
 
 
 def test_every_answer_is_found_among_the_sentences_the_reader_is_shown() -> None:
@@ -169,6 +178,36 @@ def test_the_cheap_masks_attention_reads_what_sdpa_reads() -> None:
 
 
 @pytest.mark.slow
+def test_a_question_naming_no_subject_takes_no_other_document_s_sentence_for_a_negative(tmp_path: Path) -> None:
+    """« Ça dure combien de temps ? » on a site about one scheme may be answered by another
+    document's sentence as well: its mined negatives all come from its own document, those of the
+    same question naming its subject from both."""
+    from training.train import Encoded, mine
+
+    documents, questions = tmp_path / "documents", tmp_path / "questions"
+    documents.mkdir()
+    questions.mkdir()
+    names = ("fiche-smic.md", "fiche-bilan-competences.md")
+    for name in names:
+        shutil.copy(DOCUMENTS / name, documents / name)
+    row = next(r for r in _lines() if r["doc"] == names[0] and r["answerable"])
+    rows = [dict(row, id="t-0001"), dict(row, id="t-0002", subjectless=True)]
+    (questions / "t.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    data = load(documents, questions)
+    assert [e.subjectless for e in data.examples] == [False, True]
+    texts = [QUERY_PREFIX + e.query for e in data.examples] + [
+        PASSAGE_PREFIX + u.embedded_text for u in data.units.values()
+    ]
+    index = {t: i for i, t in enumerate(dict.fromkeys(texts))}
+    vectors = np.random.default_rng(0).normal(size=(len(index), 8)).astype(np.float32)
+    encoded = Encoded([], [], vectors, index)
+    negatives = mine(data, data.examples, encoded, vectors, 3, 4)
+    source = {u.id: p.source for p in data.passages for u in p.units}
+    named, subjectless = (negatives[e.id] for e in data.examples)
+    assert [source[u] for u in named] == [names[0]] * 3 + [names[1]] * 4
+    assert [source[u] for u in subjectless] == [names[0]] * 3
+
+
 def test_a_few_steps_of_training_bring_each_question_closer_to_its_answer(
     base_settings: Settings, tmp_path: Path
 ) -> None:

@@ -28,6 +28,7 @@ QUESTIONS = TRAINING_DIR / "questions"
 # Questions written for a measured experiment and left out of the committed adapter's data
 # (`python -m training --also-questions DIR` adds them): « qu'est-ce que X ? » on the same documents.
 DEFINITIONAL = TRAINING_DIR / "questions-definitional"
+SUBJECTLESS = TRAINING_DIR / "questions-subjectless"  # questions naming no subject (`Example.subjectless`)
 # A sentence answers when this share of its characters lies inside one of the question's excerpts
 # (a writer's excerpt may be a whole sentence that our splitter cut in two, or part of a list).
 COVERED_SHARE = 0.6
@@ -54,6 +55,9 @@ class Example:
     query: str  # what is embedded: the previous user turn, then the question, for a follow-up
     positives: frozenset[str] = field(default_factory=frozenset)  # unit ids
     keys: tuple[str, ...] = ()
+    # Asked as on a site about its document alone, naming no subject (« Ça dure combien de temps ? »):
+    # another document's sentence may answer it as well, so none is its negative.
+    subjectless: bool = False
 
     @property
     def answerable(self) -> bool:
@@ -153,6 +157,7 @@ def load(
                     query=_query(row),
                     positives=positives if row["answerable"] else frozenset(),
                     keys=tuple(row["key"]),
+                    subjectless=bool(row.get("subjectless", False)),
                 )
             )
     return TrainingSet(passages, examples, units, passage_of, unmatched, digest.hexdigest())

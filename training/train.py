@@ -229,11 +229,12 @@ def mine(
             if unit in example.positives:
                 continue
             same = source_of[unit] == example.source
+            wanted = 0 if example.subjectless else other_n  # another document may answer it too
             if same and len(own) < own_n:
                 own.append(unit)
-            elif not same and len(other) < other_n:
+            elif not same and len(other) < wanted:
                 other.append(unit)
-            if len(own) >= own_n and len(other) >= other_n:
+            if len(own) >= own_n and len(other) >= wanted:
                 break
         negatives[example.id] = own + other
     return negatives
@@ -280,6 +281,7 @@ def train(
     libc = ctypes.CDLL("libc.so.6")
     top = TopLayers(model, encoded)
     passage_row = {u: encoded.index[PASSAGE_PREFIX + data.units[u].embedded_text] for u in data.units}
+    source_of = {u.id: p.source for p in data.passages for u in p.units}
     for epoch in range(1, recipe.epochs + 1):
         training_mode(model, recipe)
         order = examples[:]
@@ -298,12 +300,15 @@ def train(
                 asked = [_asked(e, variants, recipe.hurried, rng) for e in batch]
                 queries = top.embed([encoded.index[QUERY_PREFIX + q] for q in asked])
             scores = queries @ candidates.T
-            # A sentence that answers the question, other than the one drawn, is not a negative.
+            # A sentence that answers the question, other than the one drawn, is not a negative; nor
+            # is another document's for a question that names no subject.
             mask = torch.zeros_like(scores, dtype=torch.bool)
             targets = []
             for i, (example, drawn) in enumerate(zip(batch, chosen, strict=True)):
                 for j, unit in enumerate(units):
                     if unit in example.positives and (not drawn or unit != drawn[0]):
+                        mask[i, j] = True
+                    elif example.subjectless and source_of[unit] != example.source:
                         mask[i, j] = True
                 targets.append(units.index(drawn[0]) if example.answerable else len(units))
             scores = scores.masked_fill(mask, -1.0)
