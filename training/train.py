@@ -224,12 +224,12 @@ def mine(
     for example in examples:
         scores = matrix @ vectors[encoded.index[QUERY_PREFIX + example.query]]
         own, other = [], []
+        wanted = 0 if example.subjectless else other_n  # another document may answer it too
         for i in np.argsort(-scores):
             unit = unit_ids[i]
             if unit in example.positives:
                 continue
             same = source_of[unit] == example.source
-            wanted = 0 if example.subjectless else other_n  # another document may answer it too
             if same and len(own) < own_n:
                 own.append(unit)
             elif not same and len(other) < wanted:
