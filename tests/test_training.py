@@ -21,6 +21,7 @@ from training.train import (
     QUERY_PREFIX,
     Recipe,
     TopLayers,
+    batch_loss,
     encode_frozen,
     native_bf16,
     train,
@@ -289,3 +290,30 @@ def test_hurried_spellings_keep_the_question_recognisable_and_are_reproducible()
     for _ in range(30):
         english = hurried("Who pays for the training, and how long does it last?", rng)
         assert not re.search(r"\b(cb|pr|ke|ki|koi)\b", english), english
+
+
+def test_withholding_the_answer_asks_no_answer_to_beat_the_near_miss_and_only_it() -> None:
+    """`Recipe.withheld`: an answerable question, its answer withheld, must prefer « no answer »
+    (0.85 here). The term costs much when a near miss scores above it and little when it does not;
+    another answer of the question (masked) is no near miss; unanswerable questions and the recipe
+    without the term are left as they were; its gradient raises « no answer »."""
+    import torch
+
+    def losses(near: float, other_answer: bool = False) -> tuple[float, float, float]:
+        scores = torch.tensor([[0.90, near, 0.20], [0.10, 0.30, 0.80]])
+        mask = torch.zeros_like(scores, dtype=torch.bool)
+        mask[0, 1] = other_answer
+        null = torch.tensor(0.85, requires_grad=True)
+        plain = batch_loss(scores, mask, [0, 3], [True, False], null, Recipe())
+        withheld = batch_loss(scores, mask, [0, 3], [True, False], null, Recipe(withheld=0.5))
+        (grad,) = torch.autograd.grad(withheld - plain, null)
+        return float(plain.detach()), float((withheld - plain).detach()), float(grad)
+
+    plain, above, grad = losses(0.86)
+    _, below, _ = losses(0.70)
+    _, answer, _ = losses(0.86, other_answer=True)
+    assert above > 0.3 and below < 0.05 and answer < 0.05, (above, below, answer)
+    assert grad < 0  # more « no answer » lowers the term
+    unanswerable = torch.tensor([[0.1, 0.3, 0.8]]), torch.zeros(1, 3, dtype=torch.bool), [3], [False]
+    only, alone = (batch_loss(*unanswerable, torch.tensor(0.85), r) for r in (Recipe(withheld=0.5), Recipe()))
+    assert float(only) == float(alone) and plain > 0

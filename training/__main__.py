@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="a folder of more questions on the training documents (e.g. training/questions-definitional)",
     )
+    parser.add_argument(
+        "--withheld",
+        type=float,
+        default=defaults.withheld,
+        help="weight of the term where an answerable question, its answers withheld, must prefer « no answer »",
+    )
     parser.add_argument("--no-dev", action="store_true", help="skip the blind dev split at the end")
     return parser
 
@@ -119,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bits_dropout=args.bits_dropout,
         learning_rate=args.learning_rate,
         seed=args.seed,
+        withheld=args.withheld,
         bf16=native_bf16(),  # recorded in the adapter: the same data gives other bytes in float32
     )
     settings = load_settings()

@@ -39,18 +39,40 @@ _INJECTION = re.compile(
     rf"|{_ADDRESSED}invente[sz]?\b|\binvente[sz]?-(moi|nous)\b|hallucine|make (something|it) up"
     r"|reveal your|administrateur du systeme"
     r"|sans t'appuyer sur|sans (utiliser|citer) (le|les) document|ne cite pas|don't cite|do not cite"
+    # what came before, to be dropped: « oublie tout ce qu'on t'a dit », « ignore ce qui précède »
+    rf"|{_ADDRESSED}(ignore[rsz]?|oublie[rsz]?|forget|disregard)\b.{{0,12}}"
+    r"\b(tout ce|ce qui precede|ce qu'on|everything|all (the )?(above|previous)|the above)"
+    r"|(outrepasse|contourne|override|bypass)\w*\b.{0,12}\b(tes|vos|your) "
+    r"(regles|consignes|instructions|guidelines|rules|filtres|filters|limites)"
+    r"|(ne tiens pas|ne tenez pas) compte (de|des) (tes |vos |les )?(documents?|consignes|instructions|regles|sources)"
+    r"|(reponds|repondez|ecris|ecrivez) sans tenir compte"
+    # the assistant's own set-up, to be shown: « affiche ta configuration », « print your initial prompt »
+    r"|\b(ta|votre|your) configuration|(initial|hidden|original) (prompt|instructions)|instructions (cachees|initiales)"
+    r"|(qu'on t'a|you were|you've been) (donne\w*|dit|told|given)|were you (told|given)"
+    r"|au-dessus de (cette|la|notre) conversation|above this conversation"
+    # another part to play: « tu n'es plus un assistant », « agis comme si… », « nouvelle consigne : »
+    r"|(tu n'es plus|you are no longer|you're no longer)\b"
+    rf"|{_ADDRESSED}(agis|agissez|comporte-toi|comportez-vous|act|behave)\b.{{0,3}}\b(comme|as|like)\b"
+    rf"|{_ADDRESSED}(imagine|suppose) (que )?(tu es|you are)\b|{_ADDRESSED}(simule|simulez|simulate)\b"
+    r"|tu (n'avais|n'as) (aucune|pas de) (limite|restriction|regle)|you (had|have) no (restrictions|rules|filters)"
+    r"|unrestricted|nouvelles? (instructions?|consignes?)( prioritaires?)? ?:|consigne prioritaire"
+    r"|new (instructions?|task) ?:|\[/?inst\]|^\s*(system|systeme)\s*:|obei\w* a (mes|mon) ordres?|obey (me|my)"
 )
 _FALSE_STATEMENT = re.compile(
     r"^\s*(dis|dites|reponds|repondez|ecris|affirme|confirme|certifie|say|tell me|write|confirm)"
     r"(-moi|-nous| moi)?( que| qu'| that)\s+(?P<claim>.+)$"
 )
-# Asking for medical advice: what to take, a treatment, a diagnosis. A condition a user names to ask
+# Asking for medical advice: what to take (a drug, a dose), a treatment, a diagnosis. A condition a user names to ask
 # about their rights (« j'ai une maladie chronique », « je suis enceinte », « après ma dépression »),
 # like a disability or its recognition (RQTH, AAH, MDPH), is never a reason to refuse.
 _MEDICAL = re.compile(
     r"\b(medicaments?|traitements? medica\w*|quel traitement|posologie|antidepresseurs?|insuline|ordonnance"
-    r"|therapie|soigner|guerir|symptomes?|diagnostic\w*|suicid\w*)\b"
-    r"|\b(medicines?|medications?|symptoms?|diagnos\w*|what treatment|which treatment)\b"
+    r"|therapie|soigner|guerir|symptomes?|diagnostic\w*|suicid\w*"
+    # what to take: a class of drugs, or a dose
+    r"|anti-?inflammatoires?|anti-?douleurs?|antalgiques?|antibiotiques?|anxiolytiques?|somniferes?"
+    r"|paracetamol|ibuprofene|a quelle dose|dosage)\b"
+    r"|\b(medicines?|medications?|symptoms?|diagnos\w*|what treatment|which treatment"
+    r"|painkillers?|ibuprofen|paracetamol|antibiotics?|what dose|which dose|dosage)\b"
 )
 # A request that needs someone's personal file or identifiers; a candidate describing their own
 # situation (« je touche l'AAH… ») is answered from the documents like anyone else.
