@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evals.metrics import ADVERSARIAL_KINDS, has_key_facts
+from evals.metrics import has_key_facts
 from evals.questions import QUESTIONS_FILE, load_questions, select
 
 COSTS = tuple(float(c) for c in os.environ.get("CALIBRATE_WRONG_COST", "1").split(","))
@@ -103,10 +103,8 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
     assistant = Assistant(settings, embeddings, store)
     retrieved = []
     for q in select(load_questions(QUESTIONS_FILE), "dev"):
-        if q.kind in ADVERSARIAL_KINDS and not q.answerable:
-            continue  # refused by the guard or off topic: thresholds do not change them
         question = read_question(q.question, settings.max_question_chars)
-        if question.refusal or not question.has_words:
+        if not calibrated(question):
             continue
         previous = previous_user_turn(assistant._clean_history(q.history))
         alone = assistant.retriever.retrieve(question)
@@ -160,6 +158,14 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
             for q, question, alone, context in retrieved
         ]
     return rows
+
+
+def calibrated(question) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the threshold decides a question's outcome: not when the guard refuses it or it holds
+    no word at all. An injection, medical or personal question the guard lets through is answered
+    or declined by the threshold like any unanswerable one (dev, December 2026: one asking which
+    anti-inflammatory to take, declined at 0.81, answered at 0.77), so it counts."""
+    return question.refusal is None and question.has_words
 
 
 def _candidates(retrieval) -> str:  # type: ignore[no-untyped-def]
