@@ -34,11 +34,15 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from evals.metrics import has_key_facts
 from evals.questions import QUESTIONS_FILE, load_questions, select
+
+if TYPE_CHECKING:
+    from assistant.reading.question import Question
 
 COSTS = tuple(float(c) for c in os.environ.get("CALIBRATE_WRONG_COST", "1").split(","))
 WRONG_COST = COSTS[0]
@@ -160,7 +164,7 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
     return rows
 
 
-def calibrated(question) -> bool:  # type: ignore[no-untyped-def]
+def calibrated(question: Question) -> bool:
     """Whether the threshold decides a question's outcome: not when the guard refuses it or it holds
     no word at all. An injection, medical or personal question the guard lets through is answered
     or declined by the threshold like any unanswerable one (dev, December 2026: one asking which

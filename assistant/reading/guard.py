@@ -62,8 +62,8 @@ _FALSE_STATEMENT = re.compile(
     r"^\s*(dis|dites|reponds|repondez|ecris|affirme|confirme|certifie|say|tell me|write|confirm)"
     r"(-moi|-nous| moi)?( que| qu'| that)\s+(?P<claim>.+)$"
 )
-# Asking for medical advice: what to take (a drug, a dose), a treatment, a diagnosis. A condition a user names to ask
-# about their rights (« j'ai une maladie chronique », « je suis enceinte », « après ma dépression »),
+# Asking for medical advice: what to take (a drug, a dose), a treatment, a diagnosis. A condition a
+# user names to ask about their rights (« j'ai une maladie chronique », « je suis enceinte », « après ma dépression »),
 # like a disability or its recognition (RQTH, AAH, MDPH), is never a reason to refuse.
 _MEDICAL = re.compile(
     r"\b(medicaments?|traitements? medica\w*|quel traitement|posologie|antidepresseurs?|insuline|ordonnance"
@@ -72,7 +72,7 @@ _MEDICAL = re.compile(
     r"|anti-?inflammatoires?|anti-?douleurs?|antalgiques?|antibiotiques?|anxiolytiques?|somniferes?"
     r"|paracetamol|ibuprofene|a quelle dose|dosage)\b"
     r"|\b(medicines?|medications?|symptoms?|diagnos\w*|what treatment|which treatment"
-    r"|painkillers?|ibuprofen|paracetamol|antibiotics?|what dose|which dose|dosage)\b"
+    r"|painkillers?|ibuprofen|antibiotics?|what dose|which dose)\b"
 )
 # A request that needs someone's personal file or identifiers; a candidate describing their own
 # situation (« je touche l'AAH… ») is answered from the documents like anyone else.
