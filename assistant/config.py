@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         description="The reader's adapter (`python -m training` writes it), merged into e5 when ASSISTANT_EMBEDDINGS "
         "is 'e5'; the index records the merged model's hash and is rebuilt when it changes.",
     )
+    refusal_head: Path = Field(
+        PROJECT_DIR / "assistant" / "models" / "refusal-head.safetensors",
+        description="The refusal head (`python -m training.guard` fits it on the reader's question vectors): "
+        "refuses what the guard's patterns miss; used only with the adapter it was fitted on. Empty: none.",
+    )
     embed_batch_size: int = Field(32, description="Passages embedded per batch during ingest.", ge=1)
     threads: int = Field(2, description="CPU threads for embedding passages in batches (ingest).", ge=1)
     query_threads: int = Field(

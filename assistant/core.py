@@ -17,6 +17,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 
@@ -34,6 +35,7 @@ from assistant.errors import (
     StoreUnavailableError,
 )
 from assistant.models.embeddings import load_embeddings
+from assistant.models.refusal_head import load_refusal_head
 from assistant.profile import Profile, read_profile
 from assistant.reading.guard import clean
 from assistant.reading.question import Question, read_question
@@ -102,6 +104,7 @@ class Assistant:
             self.chat_model = chat_model or load_chat_model(settings)
         self.settings = settings
         self.embeddings = embeddings
+        self.refusal_head = load_refusal_head(settings)
         self.store = store
         self._reload_lock = threading.Lock()
         self._checked_at = time.monotonic()
@@ -288,9 +291,18 @@ class Assistant:
             return _Outcome(decline("no_question", question, self.profile, "no_question"))
         if question.refusal:
             return _Outcome(decline(question.refusal, question, self.profile, question.refusal))
+        head_ms = 0.0
+        if self.refusal_head is not None:  # the question's vector is cached: retrieval reuses it
+            started = time.perf_counter()
+            kind = self.refusal_head.kind(np.asarray(self.embeddings.embed_query(question.text), dtype=np.float32))
+            head_ms = (time.perf_counter() - started) * 1000
+            if kind:
+                return _Outcome(decline(kind, question, self.profile, kind), timings_ms={"embed": head_ms})
         self.follow_live_index()
         try:
-            return self._answer_with_followup(question, history)
+            outcome = self._answer_with_followup(question, history)
+            outcome.timings_ms["embed"] = outcome.timings_ms.get("embed", 0.0) + head_ms
+            return outcome
         except StoreUnavailableError:
             raise
         except Exception:

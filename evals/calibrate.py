@@ -42,6 +42,7 @@ from evals.metrics import has_key_facts
 from evals.questions import QUESTIONS_FILE, load_questions, select
 
 if TYPE_CHECKING:
+    from assistant.core import Assistant
     from assistant.reading.question import Question
 
 COSTS = tuple(float(c) for c in os.environ.get("CALIBRATE_WRONG_COST", "1").split(","))
@@ -108,7 +109,7 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
     retrieved = []
     for q in select(load_questions(QUESTIONS_FILE), "dev"):
         question = read_question(q.question, settings.max_question_chars)
-        if not calibrated(question):
+        if not calibrated(question, refused_by_head(assistant, question)):
             continue
         previous = previous_user_turn(assistant._clean_history(q.history))
         alone = assistant.retriever.retrieve(question)
@@ -164,12 +165,21 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
     return rows
 
 
-def calibrated(question: Question) -> bool:
-    """Whether the threshold decides a question's outcome: not when the guard refuses it or it holds
-    no word at all. An injection, medical or personal question the guard lets through is answered
-    or declined by the threshold like any unanswerable one (dev, December 2026: one asking which
-    anti-inflammatory to take, declined at 0.81, answered at 0.77), so it counts."""
-    return question.refusal is None and question.has_words
+def calibrated(question: Question, head_refuses: bool = False) -> bool:
+    """Whether the threshold decides a question's outcome: not when the guard (its patterns or the
+    refusal head) refuses it or it holds no word at all. An injection, medical or personal question
+    the guard lets through is answered or declined by the threshold like any unanswerable one (dev,
+    December 2026: one asking which anti-inflammatory to take, declined at 0.81, answered at 0.77),
+    so it counts."""
+    return question.refusal is None and question.has_words and not head_refuses
+
+
+def refused_by_head(assistant: Assistant, question: Question) -> bool:
+    """Whether the assistant's refusal head, when it has one, refuses the question."""
+    head = assistant.refusal_head
+    if head is None or question.refusal is not None or not question.has_words:
+        return False
+    return head.kind(np.asarray(assistant.embeddings.embed_query(question.text), dtype=np.float32)) is not None
 
 
 def _candidates(retrieval) -> str:  # type: ignore[no-untyped-def]

@@ -317,3 +317,21 @@ def test_withholding_the_answer_asks_no_answer_to_beat_the_near_miss_and_only_it
     unanswerable = torch.tensor([[0.1, 0.3, 0.8]]), torch.zeros(1, 3, dtype=torch.bool), [3], [False]
     only, alone = (batch_loss(*unanswerable, torch.tensor(0.85), r) for r in (Recipe(withheld=0.5), Recipe()))
     assert float(only) == float(alone) and plain > 0
+
+
+def test_the_refusal_head_s_messages_are_labelled_and_repeat_no_blind_question() -> None:
+    """`training/guard/`: written for the refusal head by writers who never saw `evals/`; a message
+    that happens to read like a blind question word for word is left out (one was: « Qui a gagné la
+    Ligue des champions… »), so that the head is never measured on what it was fitted on."""
+    from assistant.models.refusal_head import KINDS
+    from evals.split import OUT as BLIND
+    from training.refusals import GUARD_DIR
+
+    def folded(text: str) -> str:
+        return re.sub(r"\W+", " ", text.lower()).strip()
+
+    blind = {folded(json.loads(line)["question"]) for line in BLIND.read_text(encoding="utf-8").splitlines() if line}
+    rows = [json.loads(line) for path in sorted(GUARD_DIR.glob("*.jsonl")) for line in path.open(encoding="utf-8")]
+    assert len(rows) >= 1400 and {r["label"] for r in rows} == set(KINDS)
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert not [r["id"] for r in rows if folded(r["text"]) in blind]

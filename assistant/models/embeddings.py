@@ -181,6 +181,10 @@ class SentenceTransformerEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         return self._queries.embed(text)
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Many questions at once, on every thread (training), as `embed_query` embeds each."""
+        return self._encode(list(texts), self._query_prompt, self.threads, self._question_model)
+
     def forget_questions(self) -> None:
         """Empties the question-vector cache."""
         self._queries.forget()
