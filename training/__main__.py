@@ -201,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     digest = save_adapter(out, matrices, _config(recipe, model.config.num_hidden_layers), meta)
     log(f"adapter: {out} ({out.stat().st_size / 1e6:.2f} MB), sha256 {digest}")
+    log("the refusal head reads this adapter's question vectors: fit it again with `python -m training.refusals`")
     print(json.dumps(meta, ensure_ascii=False))
     if not args.no_dev:
         from training.dev import dev_figures
