@@ -2,7 +2,7 @@
 question asks for what the assistant refuses (to change its instructions, medical or personal
 advice, a subject other than the title) when the guard's patterns (`reading/guard.py`) did not.
 
-`python -m training.guard` fits it on the committed guard questions (`training/guard/`) against
+`python -m training.refusals` fits it on the committed guard questions (`training/guard/`) against
 the training questions, embedded by the reader, and writes it beside the adapter: one weight row
 and one bias per kind, and the share of « refuse » above which a question is refused, chosen on
 the training questions held out from each fold. A head fitted on another adapter would read
