@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     )
     refusal_head: Path = Field(
         PROJECT_DIR / "assistant" / "models" / "refusal-head.safetensors",
-        description="The refusal head (`python -m training.guard` fits it on the reader's question vectors): "
+        description="The refusal head (`python -m training.refusals` fits it on the reader's question vectors): "
         "refuses what the guard's patterns miss; used only with the adapter it was fitted on. Empty: none.",
     )
     embed_batch_size: int = Field(32, description="Passages embedded per batch during ingest.", ge=1)

@@ -97,7 +97,7 @@ def load_refusal_head(settings: Settings) -> RefusalHead | None:
         return None
     if head.adapter_sha256 != sha256(settings.reader_adapter):
         log.warning(
-            "La tête de refus %s a été ajustée sur un autre adaptateur : relancez `python -m training.guard` ; "
+            "La tête de refus %s a été ajustée sur un autre adaptateur : relancez `python -m training.refusals` ; "
             "en attendant, seuls les motifs du garde refusent.",
             path,
         )
