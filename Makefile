@@ -41,7 +41,7 @@ check: $(VENV)/.installed
 # Rebuilds the reader's adapter from training/ (58 min on 2 AVX-512 cores, about 85 on 2 AVX2 cores: there,
 # `python -m training --candidates 5 --no-dropout` takes 51, README); never run by CI.
 train: $(VENV)/.installed
-	$(BIN)/python -m training
+	$(BIN)/python -m training --candidates 5 --no-dropout --seed 14 --also-questions training/questions-subjectless
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m assistant bench

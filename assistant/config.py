@@ -153,7 +153,7 @@ class Settings(BaseSettings):
         "threshold) or 'fused' (the fused ranks and the chain of checks used before the reader; for comparison).",
     )
     reader_threshold: float = Field(
-        0.81,
+        0.77,
         description="Below this reader score of the best sentence, the assistant declines (calibrated on the "
         "dev split: python -m evals.calibrate).",
     )
@@ -169,13 +169,13 @@ class Settings(BaseSettings):
         ge=0,
     )
     reader_share_weight: float = Field(
-        0.15,
+        0.1,
         description="Weight, in the reader's score, of the share (idf-weighted) of the question's words a sentence "
         "or its heading holds.",
         ge=0,
     )
     reader_figure_weight: float = Field(
-        0.03,
+        0.0,
         description="Added to the reader's score of a sentence that states a figure when the question asks for one "
         "(« combien », « quand », « quel niveau »…).",
         ge=0,

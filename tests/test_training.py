@@ -14,6 +14,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.models.e5convert import ensure_model_dir
+from assistant.models.reader import read_adapter
 from training.check import check
 from training.data import DEFINITIONAL, DOCUMENTS, QUESTIONS, SUBJECTLESS, load
 from training.train import (
@@ -48,8 +49,6 @@ def test_a_folder_of_more_questions_adds_them_and_leaves_the_committed_data_as_i
     }
     assert more.unmatched == committed.unmatched  # every definitional answer found among the sentences
     assert more.digest != committed.digest
-    # The committed adapter's header records the data it was trained on: the default folder alone.
-    assert committed.digest in (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_questions_naming_no_subject_are_marked_found_and_on_the_fiches() -> None:
@@ -60,6 +59,9 @@ def test_the_questions_naming_no_subject_are_marked_found_and_on_the_fiches() ->
     assert more.unmatched == committed.unmatched
     assert {e.source for e in added} <= {p.name for p in DOCUMENTS.glob("fiche-*.md")}
     assert not any(e.subjectless for e in committed.examples)
+    # The committed adapter was trained on these (`make train`): its header and the README say so.
+    assert read_adapter(Settings().reader_adapter)[2]["data_sha256"] == more.digest
+    assert more.digest in (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_answer_is_found_among_the_sentences_the_reader_is_shown() -> None:
@@ -335,3 +337,37 @@ def test_the_refusal_head_s_messages_are_labelled_and_repeat_no_blind_question()
     assert len(rows) >= 1400 and {r["label"] for r in rows} == set(KINDS)
     assert len({r["id"] for r in rows}) == len(rows)
     assert not [r["id"] for r in rows if folded(r["text"]) in blind]
+
+
+def test_a_soup_of_adapters_changes_each_weight_by_the_mean_of_their_changes(tmp_path: Path) -> None:
+    """`python -m training.soup`: the mean of adapters of other ranks and scales, written as one
+    adapter whose merged weights are the mean of theirs (to float16's precision)."""
+    from assistant.models.reader import LoraConfig, merged_weights, save_adapter
+    from training.soup import soup
+
+    rng = np.random.default_rng(5)
+    configs = [
+        LoraConfig((11,), ("query", "output"), rank=4, alpha=8.0),
+        LoraConfig((11,), ("query", "output"), 2, 8.0),
+    ]
+    keys = configs[0].keys()
+    base = {key: rng.normal(size=(6, 5)).astype(np.float32) for key in keys}
+    paths = []
+    for n, config in enumerate(configs):
+        matrices = {}
+        for key in keys:
+            matrices[f"{key}.A"] = rng.normal(scale=0.1, size=(config.rank, 5)).astype(np.float32)
+            matrices[f"{key}.B"] = rng.normal(scale=0.1, size=(6, config.rank)).astype(np.float32)
+        paths.append(tmp_path / f"a{n}.safetensors")
+        save_adapter(paths[-1], matrices, config, {"training_questions": 10 + n})
+    matrices, config, meta = soup(paths)
+    out = tmp_path / "soup.safetensors"
+    save_adapter(out, matrices, config, meta)
+    assert config.rank == 6 and meta["training_questions"] == 11 and len(meta["soup_of"]) == 2
+    each = [merged_weights(base, path) for path in paths]
+    mean = merged_weights(base, out)
+    for key in keys:
+        assert np.allclose(mean[key], (each[0][key] + each[1][key]) / 2, atol=2e-3)
+        assert not np.allclose(mean[key], each[0][key], atol=2e-2)
+    with pytest.raises(ValueError):
+        soup(paths[:1])
