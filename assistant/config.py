@@ -157,7 +157,20 @@ class Settings(BaseSettings):
         description="Below this reader score of the best sentence, the assistant declines (calibrated on the "
         "dev split: python -m evals.calibrate).",
     )
-    reader_threshold_en: float = Field(0.65, description="The same for an English question.")
+    reader_threshold_en: float = Field(0.72, description="The same for an English question.")
+    reader_unsure_gap: float = Field(
+        0.02,
+        description="The best sentence is unsure when a sentence of another document scores within this of it "
+        "(the threshold rises by reader_unsure_penalty).",
+        ge=0,
+    )
+    reader_unsure_penalty: float = Field(
+        0.04,
+        description="Added to the threshold when the best sentence is unsure (reader_unsure_gap): two documents "
+        "that answer about as well are where the reader errs most (dev, 489 questions: 75 → 65 wrong answers "
+        "for 259 → 257 right; python -m evals.calibrate with CALIBRATE_UNSURE=1). 0: off.",
+        ge=0,
+    )
     reader_margin: float = Field(
         0.12, description="Other sentences scoring within this of the best one are quoted with it.", ge=0
     )

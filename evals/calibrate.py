@@ -10,7 +10,9 @@ each part's score, where what the decision keeps changes); then each threshold o
 over them, the assistant's follow-up retry included. Settings that answer an example question of the
 profile wrong (`[example_facts]`: the first thing a user clicks) are left out; declining one is
 allowed, and printed (`CALIBRATE_EXAMPLES_RIGHT=N` also leaves out those that answer fewer than N
-of them right). Of the rest, the combination printed is the one that does best on:
+of them right). With CALIBRATE_UNSURE=1, the settings above stay as configured and the threshold's
+rise for an unsure best sentence is swept instead (`reader_unsure_gap` × `reader_unsure_penalty`).
+Of the rest, the combination printed is the one that does best on:
 answerable questions answered right + unanswerable ones declined − WRONG_COST × wrong answers
 (1 by default, as before the reader: CALIBRATE_WRONG_COST; « 1,2 » prints both from one pass).
 The test split is never read. The questions written for dev after the test split was frozen
@@ -56,6 +58,11 @@ FIGURES = (0.0, 0.03)
 SHARES = (0.05, 0.1, 0.15)
 SENTENCES = (4,)
 PASSAGES = (0.0, 0.2, 0.4, 0.6)
+# The threshold's rise when the best sentence is unsure (`reader_unsure_gap`, `reader_unsure_penalty`):
+# as configured, or swept with CALIBRATE_UNSURE=1, the other settings then fixed at the ones configured.
+UNSURE = os.environ.get("CALIBRATE_UNSURE", "") not in ("", "0")
+GAPS = (0.0, 0.01, 0.02, 0.03)
+PENALTIES = (0.0, 0.04, 0.08, 0.12)
 # Filled by `collect`: for each combination, each example question's reader score and whether its
 # quotes hold its key facts.
 EXAMPLES: dict[tuple[float, ...], list[tuple[str, float, bool]]] = {}
@@ -73,9 +80,11 @@ class Pass:
     # part's score: (score, answered, right) of the decision at a threshold equal to each of them,
     # lowest first. Empty: `top` alone is compared with the threshold.
     steps: tuple[tuple[float, bool, bool], ...] = ()
+    shift: float = 0.0  # the threshold's rise for this question (an unsure best sentence)
 
     def shown(self, threshold: float) -> bool | None:
         """Whether what the decision shows at `threshold` is right; None when it declines."""
+        threshold += self.shift
         if not self.steps:
             return self.right if self.answered and self.top >= threshold else None
         for score, answered, right in self.steps:
@@ -95,14 +104,20 @@ class Row:
 
 
 def collect() -> dict[tuple[float, ...], list[Row]]:
-    from assistant.answer.decide import decide
+    from dataclasses import replace
+
+    from assistant.answer.decide import _best, decide, reader_scores, unsure_shift
     from assistant.config import load_settings, settings_with
     from assistant.core import Assistant, previous_user_turn
     from assistant.models.embeddings import load_embeddings
     from assistant.reading.question import read_question
     from evals.runner import open_index
 
-    settings = load_settings(reader_threshold=-1.0, reader_threshold_en=-1.0)
+    configured = load_settings()
+    gaps = GAPS if UNSURE else (configured.reader_unsure_gap,)
+    penalties = PENALTIES if UNSURE else (configured.reader_unsure_penalty,)
+    # The threshold off, and its rise when unsure too: `shifts` replays that one for each question.
+    settings = load_settings(reader_threshold=-1.0, reader_threshold_en=-1.0, reader_unsure_penalty=0.0)
     embeddings = load_embeddings(settings)
     store, _ = open_index(settings, embeddings)  # built from corpus/ first when there is none
     assistant = Assistant(settings, embeddings, store)
@@ -122,6 +137,10 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
     rows: dict[tuple[float, ...], list[Row]] = {}
     EXAMPLES.clear()
     grid = itertools.product(MARGINS, PRIORS, SHARES, SENTENCES, PASSAGES, NAMED_PRIORS, FIGURES)
+    if UNSURE:
+        s = settings
+        fixed = (s.reader_margin, s.reader_title_prior, s.reader_share_weight, s.max_sentences)
+        grid = iter([(*fixed, s.reader_passage_weight, s.reader_named_prior, s.reader_figure_weight)])
     for margin, prior, share, sentences, passage, named, figure in grid:
         variant = settings_with(
             settings,
@@ -146,22 +165,53 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
             steps = tuple((c, *run(c)[:2]) for c in sorted(set(confidences)))
             return Pass(top, answered, right, steps)
 
-        EXAMPLES[(margin, prior, share, sentences, passage, named, figure)] = [
-            (question.text, d.score, has_key_facts(d.text, list(facts)))
+        def shifts(retrieval, variant=variant) -> dict[tuple[float, float], float]:  # type: ignore[no-untyped-def]
+            """The threshold's rise for each (gap, penalty) swept."""
+            if not retrieval.units:
+                return dict.fromkeys(itertools.product(gaps, penalties), 0.0)
+            scores = reader_scores({u.unit.id: u.dense for u in retrieval.units}, retrieval, variant, assistant.profile)
+            sure = reader_scores(
+                {u.unit.id: u.dense for u in retrieval.units}, retrieval, variant, assistant.profile, named=False
+            )
+            best = _best(retrieval.units, scores)
+            return {
+                (gap, penalty): unsure_shift(
+                    retrieval.units,
+                    sure,
+                    best,
+                    variant.model_copy(update={"reader_unsure_gap": gap, "reader_unsure_penalty": penalty}),
+                )
+                for gap, penalty in itertools.product(gaps, penalties)
+            }
+
+        examples_seen = [
+            (question.text, d.score, has_key_facts(d.text, list(facts)), shifts(retrieval))
             for question, facts, retrieval in examples_retrieved
             for d in [decide(question, retrieval, assistant.corpus, variant, assistant.profile)]
         ]
-        rows[(margin, prior, share, sentences, passage, named, figure)] = [
-            Row(
-                q.answerable,
-                question.language,
-                judge(q, question, alone),
-                context and judge(q, question, context),
-                q.answerable and any(has_key_facts(_candidates(r), q.must_contain) for r in (alone, context) if r),
-                q.subset,
-            )
+        judged = [
+            (q, question, judge(q, question, alone), shifts(alone), context and judge(q, question, context), context)
             for q, question, alone, context in retrieved
         ]
+        judged = [(*j, shifts(j[5]) if j[5] else None) for j in judged]
+        for gap, penalty in itertools.product(gaps, penalties):
+            if penalty == 0 and gap != gaps[0]:
+                continue  # no rise: the gap does not matter
+            key = (margin, prior, share, sentences, passage, named, figure, gap, penalty)
+            EXAMPLES[key] = [(text, score - shift[(gap, penalty)], ok) for text, score, ok, shift in examples_seen]
+            rows[key] = [
+                Row(
+                    q.answerable,
+                    question.language,
+                    replace(first, shift=first_shifts[(gap, penalty)]),
+                    retry and replace(retry, shift=retry_shifts[(gap, penalty)]),
+                    q.answerable and any(has_key_facts(_candidates(r), q.must_contain) for r in (alone, context) if r),
+                    q.subset,
+                )
+                for (q, question, first, first_shifts, retry, context, retry_shifts), (*_, alone, _) in zip(
+                    judged, retrieved, strict=True
+                )
+            ]
     return rows
 
 
@@ -253,7 +303,7 @@ def _examples_ok(key: tuple[float, ...], threshold: float) -> bool:
 
 
 def steadier(
-    ranked: list[tuple[tuple[float, int, int, int], tuple[float, ...]]], settings: int = 7
+    ranked: list[tuple[tuple[float, int, int, int], tuple[float, ...]]], settings: int = 9
 ) -> tuple[float, float]:
     """The mean score of the 10 best settings and of every setting, each setting at its best
     thresholds; `ranked`: (replay, setting + thresholds) pairs, best first; `settings`: how many
@@ -288,8 +338,9 @@ def report(
             f"No setting answers {EXAMPLES_RIGHT} of the profile's example questions right (CALIBRATE_EXAMPLES_RIGHT)."
         )
         return
-    (score, right, wrong, declined), (margin, prior, share, sentences, passage, named, figure, t, t_en) = ranked[0]
-    key = (margin, prior, share, sentences, passage, named, figure)
+    (score, right, wrong, declined), params = ranked[0]
+    margin, prior, share, sentences, passage, named, figure, gap, penalty, t, t_en = params
+    key = params[:9]
     sample = [r for r in rows[key] if keep(r)]
     answerable = sum(r.answerable for r in sample)
     reachable = sum(r.reachable for r in sample)
@@ -310,6 +361,8 @@ def report(
         ("reader_passage_weight", passage),
         ("reader_named_prior", named),
         ("reader_figure_weight", figure),
+        ("reader_unsure_gap", gap),
+        ("reader_unsure_penalty", penalty),
         ("reader_threshold", t),
         ("reader_threshold_en", t_en),
     ):
@@ -317,7 +370,7 @@ def report(
     top10, every = steadier(ranked)
     print(f"Steadier, to compare readers: mean of the 10 best settings {top10:.1f}, of all {len(ranked)} {every:.1f}.")
     print("\nThe profile's example questions at those settings:")
-    for text, example_score, example_right in EXAMPLES[key]:
+    for text, example_score, example_right in EXAMPLES[key]:  # the score less the threshold's rise
         outcome = "declined" if example_score < t else "right" if example_right else "WRONG"
         print(f"  {example_score:.3f} {outcome:8s} {text}")
     print("\nThe curve at those settings (threshold: right, wrong, unanswerable declined):")

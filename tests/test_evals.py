@@ -361,6 +361,9 @@ def test_calibration_replays_a_question_in_parts_at_each_parts_score() -> None:
     unanswerable = Row(answerable=False, language="en", alone=single, with_context=None)
     assert replay([unanswerable], 0.81, 0.80)[1:] == (0, 1, 0)
     assert replay([unanswerable], 0.70, 0.85)[1:] == (0, 0, 1)
+    # An unsure best sentence (another passage scores about as well): the threshold rises for it.
+    unsure = Row(answerable=False, language="fr", alone=Pass(0.80, True, False, shift=0.08), with_context=None)
+    assert replay([unsure], 0.75, 0.65)[1:] == (0, 0, 1) and replay([unsure], 0.70, 0.65)[1:] == (0, 1, 0)
 
 
 def test_the_summed_tallies_find_the_thresholds_replaying_every_pair_finds() -> None:
@@ -425,7 +428,7 @@ def test_calibration_says_so_when_no_setting_answers_enough_examples(
     failing (a reader whose example questions all score low)."""
     from evals import calibrate
 
-    key = (0.12, 0.09, 0.15, 4, 0.4, 0.3, 0.03)
+    key = (0.12, 0.09, 0.15, 4, 0.4, 0.3, 0.03, 0.0, 0.0)
     row = calibrate.Row(
         answerable=True, language="fr", alone=calibrate.Pass(top=0.9, answered=True, right=True), with_context=None
     )
