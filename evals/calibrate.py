@@ -189,11 +189,15 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
             for question, facts, retrieval in examples_retrieved
             for d in [decide(question, retrieval, assistant.corpus, variant, assistant.profile)]
         ]
-        judged = [
-            (q, question, judge(q, question, alone), shifts(alone), context and judge(q, question, context), context)
+        judged = [  # each question's passes, threshold off, and the threshold's rise for each (gap, penalty)
+            (
+                judge(q, question, alone),
+                shifts(alone),
+                context and judge(q, question, context),
+                context and shifts(context),
+            )
             for q, question, alone, context in retrieved
         ]
-        judged = [(*j, shifts(j[5]) if j[5] else None) for j in judged]
         for gap, penalty in itertools.product(gaps, penalties):
             if penalty == 0 and gap != gaps[0]:
                 continue  # no rise: the gap does not matter
@@ -208,7 +212,7 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
                     q.answerable and any(has_key_facts(_candidates(r), q.must_contain) for r in (alone, context) if r),
                     q.subset,
                 )
-                for (q, question, first, first_shifts, retry, context, retry_shifts), (*_, alone, _) in zip(
+                for (first, first_shifts, retry, retry_shifts), (q, question, alone, context) in zip(
                     judged, retrieved, strict=True
                 )
             ]
