@@ -106,7 +106,7 @@ class Row:
 def collect() -> dict[tuple[float, ...], list[Row]]:
     from dataclasses import replace
 
-    from assistant.answer.decide import _best, decide, reader_scores, unsure_shift
+    from assistant.answer.decide import _best, decide, reader_scores, source_gap
     from assistant.config import load_settings, settings_with
     from assistant.core import Assistant, previous_user_turn
     from assistant.models.embeddings import load_embeddings
@@ -166,23 +166,14 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
             return Pass(top, answered, right, steps)
 
         def shifts(retrieval, variant=variant) -> dict[tuple[float, float], float]:  # type: ignore[no-untyped-def]
-            """The threshold's rise for each (gap, penalty) swept."""
+            """The threshold's rise for each (gap, penalty) swept (`unsure_shift`)."""
             if not retrieval.units:
                 return dict.fromkeys(itertools.product(gaps, penalties), 0.0)
-            scores = reader_scores({u.unit.id: u.dense for u in retrieval.units}, retrieval, variant, assistant.profile)
-            sure = reader_scores(
-                {u.unit.id: u.dense for u in retrieval.units}, retrieval, variant, assistant.profile, named=False
-            )
-            best = _best(retrieval.units, scores)
-            return {
-                (gap, penalty): unsure_shift(
-                    retrieval.units,
-                    sure,
-                    best,
-                    variant.model_copy(update={"reader_unsure_gap": gap, "reader_unsure_penalty": penalty}),
-                )
-                for gap, penalty in itertools.product(gaps, penalties)
-            }
+            dense = {u.unit.id: u.dense for u in retrieval.units}
+            best = _best(retrieval.units, reader_scores(dense, retrieval, variant, assistant.profile))
+            sure = reader_scores(dense, retrieval, variant, assistant.profile, named=False)
+            seen = source_gap(retrieval.units, sure, best)
+            return {(g, p): p if seen is not None and seen <= g else 0.0 for g, p in itertools.product(gaps, penalties)}
 
         examples_seen = [
             (question.text, d.score, has_key_facts(d.text, list(facts)), shifts(retrieval))

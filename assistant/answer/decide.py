@@ -80,15 +80,21 @@ def _best(units: list[ScoredUnit], scores: dict[str, float]) -> ScoredUnit:
     return max(units, key=lambda u: (scores[u.unit.id], -u.hit.rank, -u.unit.position))
 
 
+def source_gap(units: list[ScoredUnit], sure: dict[str, float], best: ScoredUnit) -> float | None:
+    """How far the best sentence scores above the best one of another document (scores without the
+    named prior); None when no other document has a candidate."""
+    others = [sure[u.unit.id] for u in units if u.hit.source != best.hit.source]
+    return sure[best.unit.id] - max(others) if others else None
+
+
 def unsure_shift(units: list[ScoredUnit], sure: dict[str, float], best: ScoredUnit, settings: Settings) -> float:
     """What the threshold rises by when a sentence of another document scores within
-    `reader_unsure_gap` of the best one (scores without the named prior): the reader is not sure
-    which source answers. Passages of one document that repeat an answer are no such doubt."""
+    `reader_unsure_gap` of the best one: the reader is not sure which source answers. Passages of
+    one document that repeat an answer are no such doubt."""
     if settings.reader_unsure_penalty <= 0:
         return 0.0
-    others = [sure[u.unit.id] for u in units if u.hit.source != best.hit.source]
-    unsure = bool(others) and sure[best.unit.id] - max(others) <= settings.reader_unsure_gap
-    return settings.reader_unsure_penalty if unsure else 0.0
+    gap = source_gap(units, sure, best)
+    return settings.reader_unsure_penalty if gap is not None and gap <= settings.reader_unsure_gap else 0.0
 
 
 def choose(units: list[ScoredUnit], scores: dict[str, float], best: ScoredUnit, settings: Settings) -> list[ScoredUnit]:
