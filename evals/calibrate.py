@@ -63,6 +63,10 @@ PASSAGES = (0.0, 0.2, 0.4, 0.6)
 UNSURE = os.environ.get("CALIBRATE_UNSURE", "") not in ("", "0")
 GAPS = (0.0, 0.01, 0.02, 0.03)
 PENALTIES = (0.0, 0.04, 0.08, 0.12)
+# What names a setting, in the order of its key (then the two thresholds).
+NAMES = ("reader_margin", "reader_title_prior", "reader_share_weight", "max_sentences", "reader_passage_weight")
+NAMES += ("reader_named_prior", "reader_figure_weight")
+NAMES += ("reader_unsure_gap", "reader_unsure_penalty")
 # Filled by `collect`: for each combination, each example question's reader score and whether its
 # quotes hold its key facts.
 EXAMPLES: dict[tuple[float, ...], list[tuple[str, float, bool]]] = {}
@@ -137,21 +141,10 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
     rows: dict[tuple[float, ...], list[Row]] = {}
     EXAMPLES.clear()
     grid = itertools.product(MARGINS, PRIORS, SHARES, SENTENCES, PASSAGES, NAMED_PRIORS, FIGURES)
-    if UNSURE:
-        s = settings
-        fixed = (s.reader_margin, s.reader_title_prior, s.reader_share_weight, s.max_sentences)
-        grid = iter([(*fixed, s.reader_passage_weight, s.reader_named_prior, s.reader_figure_weight)])
-    for margin, prior, share, sentences, passage, named, figure in grid:
-        variant = settings_with(
-            settings,
-            reader_margin=margin,
-            reader_title_prior=prior,
-            reader_named_prior=named,
-            reader_figure_weight=figure,
-            reader_share_weight=share,
-            max_sentences=sentences,
-            reader_passage_weight=passage,
-        )
+    if UNSURE:  # the settings as configured
+        grid = itertools.product(*([getattr(settings, name)] for name in NAMES[:-2]))
+    for setting in grid:
+        variant = settings_with(settings, **dict(zip(NAMES, setting, strict=False)))
 
         def judge(q, question, retrieval, variant=variant) -> Pass:  # type: ignore[no-untyped-def]
             def run(threshold: float) -> tuple[bool, bool, float, tuple[float, ...]]:
@@ -192,7 +185,7 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
         for gap, penalty in itertools.product(gaps, penalties):
             if penalty == 0 and gap != gaps[0]:
                 continue  # no rise: the gap does not matter
-            key = (margin, prior, share, sentences, passage, named, figure, gap, penalty)
+            key = (*setting, gap, penalty)
             EXAMPLES[key] = [(text, score - shift[(gap, penalty)], ok) for text, score, ok, shift in examples_seen]
             rows[key] = [
                 Row(
@@ -298,7 +291,7 @@ def _examples_ok(key: tuple[float, ...], threshold: float) -> bool:
 
 
 def steadier(
-    ranked: list[tuple[tuple[float, int, int, int], tuple[float, ...]]], settings: int = 9
+    ranked: list[tuple[tuple[float, int, int, int], tuple[float, ...]]], settings: int = len(NAMES)
 ) -> tuple[float, float]:
     """The mean score of the 10 best settings and of every setting, each setting at its best
     thresholds; `ranked`: (replay, setting + thresholds) pairs, best first; `settings`: how many
@@ -334,8 +327,7 @@ def report(
         )
         return
     (score, right, wrong, declined), params = ranked[0]
-    margin, prior, share, sentences, passage, named, figure, gap, penalty, t, t_en = params
-    key = params[:9]
+    key, (t, t_en) = params[: len(NAMES)], params[len(NAMES) :]
     sample = [r for r in rows[key] if keep(r)]
     answerable = sum(r.answerable for r in sample)
     reachable = sum(r.reachable for r in sample)
@@ -348,19 +340,7 @@ def report(
         f"{len(sample)} dev questions, a wrong answer costing {cost:g}: best score {score:.1f}; answered right "
         f"{right}/{answerable}, wrong {wrong}, unanswerable declined {declined}/{len(sample) - answerable}, with:"
     )
-    for name, value in (
-        ("reader_margin", margin),
-        ("reader_title_prior", prior),
-        ("reader_share_weight", share),
-        ("max_sentences", sentences),
-        ("reader_passage_weight", passage),
-        ("reader_named_prior", named),
-        ("reader_figure_weight", figure),
-        ("reader_unsure_gap", gap),
-        ("reader_unsure_penalty", penalty),
-        ("reader_threshold", t),
-        ("reader_threshold_en", t_en),
-    ):
+    for name, value in (*zip(NAMES, key, strict=True), ("reader_threshold", t), ("reader_threshold_en", t_en)):
         print(f"  ASSISTANT_{name.upper()}={value}")
     top10, every = steadier(ranked)
     print(f"Steadier, to compare readers: mean of the 10 best settings {top10:.1f}, of all {len(ranked)} {every:.1f}.")

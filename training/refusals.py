@@ -140,9 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--false-refusals",
         type=float,
         nargs="+",
-        default=[0.001, 0.002, 0.0005],
+        default=[0.002, 0.001, 0.0005],
         help="share of held-out on-topic refused (several: each one's figures printed, the first written; the "
-        "committed head: 0.001, the share of those three that refuses the most dev adversarial questions while "
+        "committed head: 0.002, the share of those three that refuses the most dev adversarial questions while "
         "refusing at most one answerable dev question)",
     )
     parser.add_argument("--no-dev", action="store_true", help="skip the blind dev split at the end")
