@@ -1,4 +1,4 @@
-"""The refusal head: a linear classifier on the reader's question vectors, fitted by
+"""The refusal head: a small classifier on the reader's question vectors, fitted by
 `python -m training.refusals`, used after the guard's patterns and only with its own adapter."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from assistant.config import Settings
 from assistant.models.reader import sha256
 from assistant.models.refusal_head import KINDS, RefusalHead, load_refusal_head
 from assistant.reading.question import read_question
-from training.refusals import fit, threshold_for
+from training.refusals import fit, fit_head, threshold_for
 
 
 def _head(threshold: float, adapter: str = "") -> RefusalHead:
@@ -37,6 +37,40 @@ def test_a_saved_head_reads_back_the_same(tmp_path: Path) -> None:
     again = RefusalHead.read(tmp_path / "head.safetensors")
     assert again.labels == KINDS and again.threshold == 0.73 and again.adapter_sha256 == "abc"
     assert np.array_equal(again.weight, head.weight) and np.array_equal(again.bias, head.bias)
+
+
+def test_a_head_with_a_hidden_layer_reads_back_the_same(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    hidden_weight, hidden_bias = rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=3).astype(np.float32)
+    weight = rng.normal(size=(len(KINDS), 3)).astype(np.float32)
+    head = RefusalHead(KINDS, weight, np.zeros(len(KINDS), np.float32), 0.6, "abc", hidden_weight, hidden_bias)
+    head.save(tmp_path / "head.safetensors")
+    again = RefusalHead.read(tmp_path / "head.safetensors")
+    assert again.hidden_weight is not None and np.array_equal(again.hidden_weight, hidden_weight)
+    vectors = rng.normal(size=(5, 2)).astype(np.float32)
+    assert np.array_equal(again.probabilities(vectors), head.probabilities(vectors))
+    assert RefusalHead.read(_save(_head(0.5), tmp_path / "linear.safetensors")).hidden_weight is None
+
+
+def _save(head: RefusalHead, path: Path) -> Path:
+    head.save(path)
+    return path
+
+
+def test_the_hidden_layer_separates_what_a_line_cannot() -> None:
+    """On topic at two opposite corners, injections at the two others (no line separates them): the
+    head with a hidden layer refuses the injections at a 1 % false-refusal share, the linear one cannot."""
+    rng = np.random.default_rng(0)
+    corners = np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    vectors = np.vstack([rng.normal(c, 0.1, size=(100, 2)) for c in corners]).astype(np.float32)
+    targets = np.array([KINDS.index("ontopic")] * 200 + [KINDS.index("injection")] * 200)
+    on_topic = targets == KINDS.index("ontopic")
+    caught = []
+    for hidden, l2 in ((0, 1e-3), (32, 1e-2)):
+        head = fit_head(vectors, targets, l2, hidden, 0.5, "")
+        refuse = 1.0 - head.probabilities(vectors)[:, KINDS.index("ontopic")]
+        caught.append((refuse[~on_topic] >= threshold_for(refuse, on_topic, 0.01)).mean())
+    assert caught[1] > 0.9 > 0.5 > caught[0]
 
 
 def test_a_head_fitted_on_another_adapter_is_not_used(tmp_path: Path) -> None:

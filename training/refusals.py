@@ -4,8 +4,9 @@ reader's question vectors and prints its figures.
 Data, all committed: `training/guard/*.jsonl`, messages written blind for it (what the assistant
 refuses: `injection`, `medical`, `personal`, `offtopic`; and `ontopic` messages that read like
 them: « j'ai ignoré la date limite… », « le médecin du travail m'a déclaré inapte… »), and every
-training question (`training/questions*/`) as on-topic. The fit: softmax regression, classes
-weighted to count alike, L2. The threshold on 1 − P(on topic): over five folds, the lowest at which
+training question (`training/questions*/`) as on-topic. The fit: a hidden layer of `--hidden`
+ReLU units then softmax (AdamW, weight decay; `--hidden 0`: softmax regression, L2), classes
+weighted to count alike. The threshold on 1 − P(on topic): over five folds, the lowest at which
 at most `--false-refusals` of the on-topic messages held out are refused. Then the blind dev split
 as the product reads it (the guard's patterns first, then the head): adversarial questions
 refused, and on-topic ones refused by the head, listed. Never run by the app or by CI.
@@ -18,6 +19,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -76,15 +78,49 @@ def fit(vectors: np.ndarray, targets: np.ndarray, classes: int, l2: float, steps
     return weight.detach().numpy(), bias.detach().numpy()
 
 
-def out_of_fold(vectors: np.ndarray, targets: np.ndarray, l2: float, folds: int = 5, seed: int = 0) -> np.ndarray:
+def fit_hidden(
+    vectors: np.ndarray, targets: np.ndarray, classes: int, hidden: int, weight_decay: float, epochs: int = 400
+) -> tuple[np.ndarray, ...]:
+    """The same with a hidden layer of `hidden` ReLU units (dropout 0.1 while fitting), AdamW on the
+    whole set at once: (weight, bias, hidden_weight, hidden_bias)."""
+    import torch
+
+    torch.manual_seed(0)
+    x = torch.from_numpy(vectors.astype(np.float32))
+    y = torch.from_numpy(targets.astype(np.int64))
+    counts = torch.bincount(y, minlength=classes).clamp(min=1).float()
+    class_weight = counts.sum() / (classes * counts)
+    first, last = torch.nn.Linear(x.shape[1], hidden), torch.nn.Linear(hidden, classes)
+    net = torch.nn.Sequential(first, torch.nn.ReLU(), torch.nn.Dropout(0.1), last)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=weight_decay)
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y, weight=class_weight).backward()
+        optimizer.step()
+    return tuple(p.detach().numpy().copy() for p in (last.weight, last.bias, first.weight, first.bias))
+
+
+def fit_head(
+    vectors: np.ndarray, targets: np.ndarray, l2: float, hidden: int, threshold: float, adapter: str
+) -> RefusalHead:
+    """A head fitted on these messages: linear (`hidden` 0, L2 `l2`) or with a hidden layer (weight decay `l2`)."""
+    if not hidden:
+        weight, bias = fit(vectors, targets, len(KINDS), l2)
+        return RefusalHead(KINDS, weight, bias, threshold, adapter)
+    weight, bias, hidden_weight, hidden_bias = fit_hidden(vectors, targets, len(KINDS), hidden, l2)
+    return RefusalHead(KINDS, weight, bias, threshold, adapter, hidden_weight, hidden_bias)
+
+
+def out_of_fold(
+    vectors: np.ndarray, targets: np.ndarray, l2: float, folds: int = 5, seed: int = 0, hidden: int = 0
+) -> np.ndarray:
     """P(on topic) of each message by a head fitted without its fold."""
     order = np.random.default_rng(seed).permutation(len(targets))
     on_topic = np.empty(len(targets))
     for k in range(folds):
         held = order[k::folds]
         kept = np.setdiff1d(order, held)
-        weight, bias = fit(vectors[kept], targets[kept], len(KINDS), l2)
-        head = RefusalHead(KINDS, weight, bias, 0.5, "")
+        head = fit_head(vectors[kept], targets[kept], l2, hidden, 0.5, "")
         on_topic[held] = head.probabilities(vectors[held])[:, KINDS.index(ON_TOPIC)]
     return on_topic
 
@@ -135,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m training.refusals", description=__doc__)
     parser.add_argument("--out", type=Path, default=None, help="head file (default: the settings' refusal_head)")
-    parser.add_argument("--l2", type=float, default=1e-4)
+    parser.add_argument("--hidden", type=int, default=256, help="hidden units (0: linear, the head before December 7)")
+    parser.add_argument("--l2", type=float, default=None, help="L2 (linear: 1e-4) or weight decay (hidden: 0.1)")
     parser.add_argument(
         "--false-refusals",
         type=float,
@@ -165,9 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"[{time.perf_counter() - started:6.0f} s] embedded by the reader {sha256(settings.reader_adapter)[:8]}")
 
     on_topic = targets == KINDS.index(ON_TOPIC)
-    refuse = 1.0 - out_of_fold(vectors, targets, args.l2)
+    l2 = args.l2 if args.l2 is not None else 0.1 if args.hidden else 1e-4
+    refuse = 1.0 - out_of_fold(vectors, targets, l2, hidden=args.hidden)
     looks_alike = on_topic & np.asarray(written)
-    weight, bias = fit(vectors, targets, len(KINDS), args.l2)
+    fitted = fit_head(vectors, targets, l2, args.hidden, 0.5, sha256(settings.reader_adapter))
     out = args.out or settings.refusal_head
     for n, share in enumerate(args.false_refusals):
         threshold = threshold_for(refuse, on_topic, share)
@@ -180,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if kind != ON_TOPIC:
                 mine = targets == i
                 print(f"  {kind}: refused {int((refuse[mine] >= threshold).sum())} / {int(mine.sum())} (out of fold)")
-        head = RefusalHead(KINDS, weight, bias, threshold, sha256(settings.reader_adapter))
+        head = replace(fitted, threshold=threshold)
         if n == 0:
             head.save(out)
             print(f"[{time.perf_counter() - started:6.0f} s] {out} sha256 {sha256(out)} ({out.stat().st_size} bytes)")

@@ -1,10 +1,11 @@
-"""The refusal head: a linear classifier on the reader's question vector that says whether a
+"""The refusal head: a small classifier on the reader's question vector that says whether a
 question asks for what the assistant refuses (to change its instructions, medical or personal
 advice, a subject other than the title) when the guard's patterns (`reading/guard.py`) did not.
 
 `python -m training.refusals` fits it on the committed guard questions (`training/guard/`) against
-the training questions, embedded by the reader, and writes it beside the adapter: one weight row
-and one bias per kind, and the share of « refuse » above which a question is refused, chosen on
+the training questions, embedded by the reader, and writes it beside the adapter: a hidden layer of
+ReLU units (or none: linear), one weight row and one bias per kind, and the share of « refuse »
+above which a question is refused, chosen on
 the training questions held out from each fold. A head fitted on another adapter would read
 vectors it never saw: it is used only with the adapter whose sha256 it records, else not at all.
 """
@@ -29,17 +30,23 @@ KINDS = (ON_TOPIC, "injection", "medical", "personal", "offtopic")
 
 @dataclass(frozen=True)
 class RefusalHead:
-    """Softmax over `labels` of `weight @ vector + bias`; refuses above `threshold`."""
+    """Softmax over `labels` of `weight @ h + bias`, where h is the vector itself or, with a hidden
+    layer, relu(hidden_weight @ vector + hidden_bias); refuses above `threshold`."""
 
     labels: tuple[str, ...]
-    weight: np.ndarray  # (labels, dimensions)
+    weight: np.ndarray  # (labels, dimensions or hidden units)
     bias: np.ndarray  # (labels,)
     threshold: float  # refused when 1 - P(on topic) is at least this
     adapter_sha256: str  # the reader adapter whose question vectors it was fitted on
+    hidden_weight: np.ndarray | None = None  # (hidden units, dimensions)
+    hidden_bias: np.ndarray | None = None  # (hidden units,)
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """P(label) for each row of `vectors` (unit question vectors from the reader)."""
-        logits = np.atleast_2d(vectors) @ self.weight.T + self.bias
+        features = np.atleast_2d(vectors)
+        if self.hidden_weight is not None and self.hidden_bias is not None:
+            features = np.maximum(features @ self.hidden_weight.T + self.hidden_bias, 0.0)
+        logits = features @ self.weight.T + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
@@ -56,12 +63,12 @@ class RefusalHead:
     def save(self, path: Path) -> None:
         from safetensors.numpy import save_file
 
-        metadata = {
-            "labels": json.dumps(list(self.labels)),
-            "threshold": repr(float(self.threshold)),
-            "adapter_sha256": self.adapter_sha256,
-        }
+        # One key: safetensors writes several in any order, and the file's sha256 would change with it.
+        facts = {"labels": list(self.labels), "threshold": float(self.threshold), "adapter_sha256": self.adapter_sha256}
+        metadata = {"head": json.dumps(facts, sort_keys=True)}
         tensors = {"weight": self.weight.astype(np.float32), "bias": self.bias.astype(np.float32)}
+        if self.hidden_weight is not None and self.hidden_bias is not None:
+            tensors |= {"hidden_weight": self.hidden_weight.astype(np.float32), "hidden_bias": self.hidden_bias}
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(path), metadata=metadata)
 
@@ -72,12 +79,16 @@ class RefusalHead:
         with safe_open(str(path), framework="np") as f:
             metadata = f.metadata() or {}
             weight, bias = f.get_tensor("weight"), f.get_tensor("bias")
+            hidden = [f.get_tensor(name) if name in f.keys() else None for name in ("hidden_weight", "hidden_bias")]
+        facts = json.loads(metadata["head"])
         return cls(
-            labels=tuple(json.loads(metadata["labels"])),
+            labels=tuple(facts["labels"]),
             weight=weight,
             bias=bias,
-            threshold=float(metadata["threshold"]),
-            adapter_sha256=metadata["adapter_sha256"],
+            threshold=float(facts["threshold"]),
+            adapter_sha256=facts["adapter_sha256"],
+            hidden_weight=hidden[0],
+            hidden_bias=hidden[1],
         )
 
 
