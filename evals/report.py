@@ -275,14 +275,32 @@ Tuning reads dev only; test is the blind measure, gated by `evals/thresholds.jso
 """
 
 
-def write_results(run: EvalRun, corpus: str, path: Path = RESULTS_FILE) -> None:
-    """Replaces this corpus's section of RESULTS.md with the run's product rows (dev, test), the
-    date and the commit."""
+def revision(folder: Path, own: Path | None = None) -> str:
+    """The commit a run measured, « with uncommitted changes » when tracked files other than `own`
+    (the results file itself) differ from it: a figure must not be credited to a tree that did not
+    give it. « ? » outside a git checkout."""
     import subprocess
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=path.parent, check=False
-    ).stdout.strip()
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=folder, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "?"
+    top = Path(git("rev-parse", "--show-toplevel") or folder)
+    changed = [
+        name
+        for name in git("diff", "--name-only", "HEAD").splitlines()  # tracked files, staged or not
+        if own is None or (top / name).resolve() != own.resolve()
+    ]
+    return f"{commit} with uncommitted changes" if changed else commit
+
+
+def write_results(run: EvalRun, corpus: str, path: Path = RESULTS_FILE) -> None:
+    """Replaces this corpus's section of RESULTS.md with the run's product rows (dev, test), the
+    date and the commit (`revision`)."""
+    commit = revision(path.parent, own=path)
     rows = [
         [config, split, *(fmt(run.summary[config][split].get(key), key) for key, _ in RESULTS_COLUMNS)]
         for config in RESULTS_CONFIGS
@@ -294,7 +312,7 @@ def write_results(run: EvalRun, corpus: str, path: Path = RESULTS_FILE) -> None:
     section = (
         f"{heading}\n\n{run.meta.get('passages')} passages, embeddings "
         f"`{Path(str(run.meta.get('index_model', ''))).name}`; "
-        f"{str(run.meta.get('created', ''))[:10]}, commit {commit or '?'}.\n\n"
+        f"{str(run.meta.get('created', ''))[:10]}, commit {commit}.\n\n"
         + markdown_table(["Config", "Split", *(title for _, title in RESULTS_COLUMNS)], rows)
         + "\n"
     )

@@ -28,7 +28,7 @@ from evals.metrics import (
     summarize,
     unsupported_figures,
 )
-from evals.report import is_failure
+from evals.report import is_failure, revision
 from evals.runner import (
     DEFAULT_CONFIGS,
     OLD_QUESTIONS_FILE,
@@ -300,6 +300,31 @@ def test_short_run_writes_the_report(index_settings: Settings, embeddings: Embed
     assert "## Per kind: `hybrid`, split all" in report
     failing = sum(is_failure(o) for o in evaluation.outcomes["hybrid"])
     assert f"## Failures of `hybrid` ({failing})" in report
+
+
+def test_results_name_the_commit_and_say_when_the_tree_differs_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # no checkout above it counts
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+
+    assert revision(tmp_path) == "?"  # not a checkout
+    git("init", "-q")
+    results, code = tmp_path / "RESULTS.md", tmp_path / "decide.py"
+    results.write_text("figures\n", encoding="utf-8")
+    code.write_text("x = 1\n", encoding="utf-8")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first")
+    commit = git("rev-parse", "--short", "HEAD")
+    results.write_text("new figures\n", encoding="utf-8")  # what the run itself writes
+    (tmp_path / "notes.txt").write_text("untracked\n", encoding="utf-8")
+    assert revision(tmp_path, own=results) == commit
+    code.write_text("x = 2\n", encoding="utf-8")
+    assert revision(tmp_path, own=results) == f"{commit} with uncommitted changes"
 
 
 @pytest.mark.slow
