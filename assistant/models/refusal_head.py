@@ -68,7 +68,10 @@ class RefusalHead:
         metadata = {"head": json.dumps(facts, sort_keys=True)}
         tensors = {"weight": self.weight.astype(np.float32), "bias": self.bias.astype(np.float32)}
         if self.hidden_weight is not None and self.hidden_bias is not None:
-            tensors |= {"hidden_weight": self.hidden_weight.astype(np.float32), "hidden_bias": self.hidden_bias}
+            tensors |= {
+                "hidden_weight": self.hidden_weight.astype(np.float32),
+                "hidden_bias": self.hidden_bias.astype(np.float32),
+            }
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(path), metadata=metadata)
 
