@@ -328,8 +328,12 @@ def test_results_name_the_commit_and_say_when_the_tree_differs_from_it(
 
 
 @pytest.mark.slow
-def test_check_on_too_few_questions_fails_the_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The command builds the missing index (in this test's folder), runs, and exits 1."""
+def test_check_on_too_few_questions_fails_the_gate(
+    base_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command builds the missing index (in this test's folder; of the flyer alone, a minute
+    sooner than the whole corpus), runs, and exits 1."""
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(base_settings.corpus_dir))
     code = main(["--split", "test", "--limit", "3", "--configs", "hybrid", "--out", str(tmp_path / "r"), "--check"])
     captured = capsys.readouterr()
     assert code == 1

@@ -49,12 +49,8 @@ def test_a_head_with_a_hidden_layer_reads_back_the_same(tmp_path: Path) -> None:
     assert again.hidden_weight is not None and np.array_equal(again.hidden_weight, hidden_weight)
     vectors = rng.normal(size=(5, 2)).astype(np.float32)
     assert np.array_equal(again.probabilities(vectors), head.probabilities(vectors))
-    assert RefusalHead.read(_save(_head(0.5), tmp_path / "linear.safetensors")).hidden_weight is None
-
-
-def _save(head: RefusalHead, path: Path) -> Path:
-    head.save(path)
-    return path
+    _head(0.5).save(tmp_path / "linear.safetensors")
+    assert RefusalHead.read(tmp_path / "linear.safetensors").hidden_weight is None
 
 
 def test_the_hidden_layer_separates_what_a_line_cannot() -> None:

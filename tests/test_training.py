@@ -16,7 +16,7 @@ from assistant.config import Settings
 from assistant.models.e5convert import ensure_model_dir
 from assistant.models.reader import read_adapter
 from training.check import check
-from training.data import DEFINITIONAL, DOCUMENTS, QUESTIONS, SUBJECTLESS, load
+from training.data import DEFINITIONAL, DOCUMENTS, QUESTIONS, SUBJECTLESS, TrainingSet, load
 from training.train import (
     PASSAGE_PREFIX,
     QUERY_PREFIX,
@@ -32,6 +32,12 @@ from training.train import (
 from .conftest import CORPUS
 
 
+@pytest.fixture(scope="module")
+def committed() -> TrainingSet:
+    """The committed training set, loaded once for the tests that read it (25 s a load here)."""
+    return load()
+
+
 def _lines() -> list[dict[str, object]]:
     return [json.loads(line) for path in sorted(QUESTIONS.glob("*.jsonl")) for line in path.open(encoding="utf-8")]
 
@@ -41,8 +47,8 @@ def test_every_committed_question_passes_the_writers_check(capsys: pytest.Captur
     assert check(sorted(QUESTIONS.glob("*.jsonl")) + more) == 0, capsys.readouterr().out[-2000:]
 
 
-def test_a_folder_of_more_questions_adds_them_and_leaves_the_committed_data_as_it_was() -> None:
-    committed, more = load(), load(also=[DEFINITIONAL])
+def test_a_folder_of_more_questions_adds_them_and_leaves_the_committed_data_as_it_was(committed: TrainingSet) -> None:
+    more = load(also=[DEFINITIONAL])
     added = [json.loads(line) for path in sorted(DEFINITIONAL.glob("*.jsonl")) for line in path.open(encoding="utf-8")]
     assert len(added) > 500 and {e.id for e in more.examples} == {e.id for e in committed.examples} | {
         str(r["id"]) for r in added
@@ -51,8 +57,8 @@ def test_a_folder_of_more_questions_adds_them_and_leaves_the_committed_data_as_i
     assert more.digest != committed.digest
 
 
-def test_the_questions_naming_no_subject_are_marked_found_and_on_the_fiches() -> None:
-    committed, more = load(), load(also=[SUBJECTLESS])
+def test_the_questions_naming_no_subject_are_marked_found_and_on_the_fiches(committed: TrainingSet) -> None:
+    more = load(also=[SUBJECTLESS])
     added = [e for e in more.examples if e.subjectless]
     assert len(added) > 400 and sum(e.answerable for e in added) > 300
     assert len(more.examples) == len(committed.examples) + len(added)  # every answer found
@@ -64,13 +70,12 @@ def test_the_questions_naming_no_subject_are_marked_found_and_on_the_fiches() ->
     assert more.digest in (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 
-def test_every_answer_is_found_among_the_sentences_the_reader_is_shown() -> None:
-    data = load()
+def test_every_answer_is_found_among_the_sentences_the_reader_is_shown(committed: TrainingSet) -> None:
     rows = _lines()
     assert len(rows) > 6000 and sum(not r["answerable"] for r in rows) > 1200
     # One excerpt of 6,807 spans two passages the chunker cut apart: that question is left out.
-    assert len(data.unmatched) <= 1
-    assert len(data.examples) == len(rows) - len(data.unmatched)
+    assert len(committed.unmatched) <= 1
+    assert len(committed.examples) == len(rows) - len(committed.unmatched)
     every_document = {p.name for p in DOCUMENTS.glob("*.md")}
     assert {r["doc"] for r in rows} == every_document
 

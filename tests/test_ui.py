@@ -6,6 +6,7 @@ Everything runs on the real assistant (real e5 model, real Chroma index of the r
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ from assistant.app.render import render_question, render_sources
 from assistant.config import PROJECT_DIR, Settings
 from assistant.core import Assistant
 
-from .conftest import EXAMPLES, app_settings, free_port, served_app
+from .conftest import CORPUS, DOCUMENT, EXAMPLES, app_settings, free_port, served_app
 
 PASSWORD = "mot-de-passe-conseiller"
 
@@ -335,11 +336,17 @@ def test_concurrent_users_all_get_their_own_answer(served: str) -> None:
 
 @pytest.mark.slow
 def test_app_py_builds_a_missing_index_then_serves(tmp_path: Path) -> None:
-    """`python app.py` on an empty index folder: it ingests the corpus, then answers on its port."""
+    """`python app.py` on an empty index folder: it ingests the corpus (the flyer alone, a minute
+    sooner than the whole of corpus/, which `make check` builds in CI), then answers on its port."""
     port = free_port()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in (DOCUMENT.name, "SOURCES.md"):
+        shutil.copy(CORPUS / name, corpus / name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")} | {
         "HF_HUB_OFFLINE": "1",
         "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
+        "ASSISTANT_CORPUS_DIR": str(corpus),
         "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
         "ASSISTANT_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
