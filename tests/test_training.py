@@ -216,6 +216,7 @@ def test_a_question_naming_no_subject_takes_no_other_document_s_sentence_for_a_n
     assert [source[u] for u in subjectless] == [names[0]] * 3
 
 
+@pytest.mark.slow
 def test_a_few_steps_of_training_bring_each_question_closer_to_its_answer(
     base_settings: Settings, tmp_path: Path
 ) -> None:

@@ -100,18 +100,20 @@ def _query(row: dict[str, object]) -> str:
     return f"{users[-1]} {question}" if users else question
 
 
-def _covered(unit: Unit, answers: list[str]) -> bool:
-    text = normalise(strip_marker(unit.text))
+def _words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\w+", text.casefold()))
+
+
+def _covered(text: str, words: frozenset[str], answers: list[tuple[str, frozenset[str]]]) -> bool:
+    """Whether a unit (its normalised text and its words) holds one of the answers (each with its words)."""
     if len(text) < 3:
         return False
-    for answer in answers:
+    for answer, inside in answers:
         if text in answer:
             return True
         # A unit that holds the whole excerpt (the writer copied part of a long sentence).
         if len(answer) >= 20 and answer in text:
             return True
-        words = set(re.findall(r"\w+", text.casefold()))
-        inside = set(re.findall(r"\w+", answer.casefold()))
         if words and len(words & inside) / len(words) >= COVERED_SHARE and len(text) >= 0.5 * len(answer):
             return True
     return False
@@ -123,12 +125,13 @@ def load(
     """The passages of the training documents and every question with its positive sentences;
     `also`: more folders of questions on the same documents."""
     passages = load_passages(documents, max_chars)
-    by_source: dict[str, list[Unit]] = {}
+    by_source: dict[str, list[tuple[str, str, frozenset[str]]]] = {}  # each unit's id, normalised text, words
     units: dict[str, Unit] = {}
     passage_of: dict[str, str] = {}
     for passage in passages:
         for unit in passage.units:
-            by_source.setdefault(passage.source, []).append(unit)
+            text = normalise(strip_marker(unit.text))
+            by_source.setdefault(passage.source, []).append((unit.id, text, _words(text)))
             units[unit.id] = unit
             passage_of[unit.id] = passage.id
     digest = hashlib.sha256()
@@ -143,8 +146,10 @@ def load(
             if not line.strip():
                 continue
             row = json.loads(line)
-            answers = [normalise(a) for a in row["answers"]]
-            positives = frozenset(u.id for u in by_source.get(row["doc"], []) if answers and _covered(u, answers))
+            answers = [(a, _words(a)) for a in map(normalise, row["answers"])]
+            positives = frozenset(
+                uid for uid, text, words in by_source.get(row["doc"], []) if answers and _covered(text, words, answers)
+            )
             if row["answerable"] and not positives:
                 unmatched.append(row["id"])
                 continue
