@@ -34,7 +34,7 @@ from .conftest import CORPUS
 
 @pytest.fixture(scope="module")
 def committed() -> TrainingSet:
-    """The committed training set, loaded once for the tests that read it (25 s a load here)."""
+    """The committed training set, loaded once for the tests that read it."""
     return load()
 
 
