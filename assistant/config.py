@@ -187,6 +187,17 @@ class Settings(BaseSettings):
         "or its heading holds.",
         ge=0,
     )
+    reader_late_weight: float = Field(
+        0.0,
+        description="Share of a sentence's similarity to the question that is their late-interaction score "
+        "(search/late.py: each question token's best match in the sentence, averaged) rather than their cosine. "
+        "0: off (no token vectors computed).",
+        ge=0,
+        le=1,
+    )
+    late_cache: int = Field(
+        20000, description="Sentences whose token vectors are kept for late interaction (about 30 KB each).", ge=1
+    )
     reader_figure_weight: float = Field(
         0.0,
         description="Added to the reader's score of a sentence that states a figure when the question asks for one "

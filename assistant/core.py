@@ -39,7 +39,8 @@ from assistant.models.refusal_head import load_refusal_head
 from assistant.profile import Profile, read_profile
 from assistant.reading.guard import clean
 from assistant.reading.question import Question, read_question
-from assistant.search.retrieval import Hit, Retrieval, Retriever
+from assistant.search.found import Hit, Retrieval
+from assistant.search.retrieval import Retriever
 from assistant.search.store import ChunkStore
 
 logger = logging.getLogger(__name__)

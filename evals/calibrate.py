@@ -11,7 +11,10 @@ over them, the assistant's follow-up retry included. Settings that answer an exa
 profile wrong (`[example_facts]`: the first thing a user clicks) are left out; declining one is
 allowed, and printed (`CALIBRATE_EXAMPLES_RIGHT=N` also leaves out those that answer fewer than N
 of them right). With CALIBRATE_UNSURE=1, the settings above stay as configured and the threshold's
-rise for an unsure best sentence is swept instead (`reader_unsure_gap` × `reader_unsure_penalty`).
+rise for an unsure best sentence is swept instead (`reader_unsure_gap` × `reader_unsure_penalty`);
+with CALIBRATE_LATE=1, the share of late interaction in each sentence's similarity
+(`reader_late_weight`, `search/late.py`); with CALIBRATE_LATE=2, that share with the word share
+and the passage's share. A sweep of a few settings prints each one's best.
 Of the rest, the combination printed is the one that does best on:
 answerable questions answered right + unanswerable ones declined − WRONG_COST × wrong answers
 (1 by default, as before the reader: CALIBRATE_WRONG_COST; « 1,2 » prints both from one pass).
@@ -62,15 +65,22 @@ PASSAGES = (0.0, 0.2, 0.4, 0.6)
 # as configured, or swept with CALIBRATE_UNSURE=1, the other settings then fixed at the ones configured.
 UNSURE = os.environ.get("CALIBRATE_UNSURE", "") not in ("", "0")
 GAPS = (0.0, 0.01, 0.02, 0.03)
+# The share of late interaction in a sentence's similarity (`reader_late_weight`): as configured, or
+# swept with CALIBRATE_LATE=1, the other settings then fixed at the ones configured.
+LATE = os.environ.get("CALIBRATE_LATE", "") not in ("", "0")
+LATE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# CALIBRATE_LATE=2: the late share with the word share and the passage's share (SHARES × PASSAGES).
+LATE_WIDE = os.environ.get("CALIBRATE_LATE", "") == "2"
+LATE_WIDE_WEIGHTS = (0.0, 0.5, 0.75)
 PENALTIES = (0.0, 0.04, 0.08, 0.12)
 # What names a setting, in the order of its key (then the two thresholds).
 NAMES = ("reader_margin", "reader_title_prior", "reader_share_weight", "max_sentences", "reader_passage_weight")
-NAMES += ("reader_named_prior", "reader_figure_weight")
+NAMES += ("reader_named_prior", "reader_figure_weight", "reader_late_weight")
 NAMES += ("reader_unsure_gap", "reader_unsure_penalty")
 # Filled by `collect`: for each combination, each example question's reader score and whether its
 # quotes hold its key facts.
 EXAMPLES: dict[tuple[float, ...], list[tuple[str, float, bool]]] = {}
-THRESHOLDS = tuple(round(0.65 + 0.005 * i, 3) for i in range(70))
+THRESHOLDS = tuple(round(0.55 + 0.005 * i, 3) for i in range(90))
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,7 @@ class Row:
 def collect() -> dict[tuple[float, ...], list[Row]]:
     from dataclasses import replace
 
-    from assistant.answer.decide import _best, decide, reader_scores, source_gap
+    from assistant.answer.decide import _best, decide, reader_scores, similarities, source_gap
     from assistant.config import load_settings, settings_with
     from assistant.core import Assistant, previous_user_turn
     from assistant.models.embeddings import load_embeddings
@@ -121,7 +131,11 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
     gaps = GAPS if UNSURE else (configured.reader_unsure_gap,)
     penalties = PENALTIES if UNSURE else (configured.reader_unsure_penalty,)
     # The threshold off, and its rise when unsure too: `shifts` replays that one for each question.
-    settings = load_settings(reader_threshold=-1.0, reader_threshold_en=-1.0, reader_unsure_penalty=0.0)
+    # Late interaction computed when configured or swept (`reader_late_weight` > 0 at load).
+    late = configured.reader_late_weight or (max(LATE_WEIGHTS) if LATE else 0.0)
+    settings = load_settings(
+        reader_threshold=-1.0, reader_threshold_en=-1.0, reader_unsure_penalty=0.0, reader_late_weight=late
+    )
     embeddings = load_embeddings(settings)
     store, _ = open_index(settings, embeddings)  # built from corpus/ first when there is none
     assistant = Assistant(settings, embeddings, store)
@@ -140,9 +154,13 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
     examples_retrieved = [(question, facts, assistant.retriever.retrieve(question)) for question, facts in examples]
     rows: dict[tuple[float, ...], list[Row]] = {}
     EXAMPLES.clear()
-    grid = itertools.product(MARGINS, PRIORS, SHARES, SENTENCES, PASSAGES, NAMED_PRIORS, FIGURES)
-    if UNSURE:  # the settings as configured
-        grid = itertools.product(*([getattr(settings, name)] for name in NAMES[:-2]))
+    lates = (configured.reader_late_weight,)
+    grid = itertools.product(MARGINS, PRIORS, SHARES, SENTENCES, PASSAGES, NAMED_PRIORS, FIGURES, lates)
+    if UNSURE or LATE:  # the settings as configured (the late share swept with CALIBRATE_LATE)
+        fixed = [(getattr(configured, name),) for name in NAMES[:-3]]
+        if LATE_WIDE:  # and the word share and the passage's share with it
+            fixed[NAMES.index("reader_share_weight")], fixed[NAMES.index("reader_passage_weight")] = SHARES, PASSAGES
+        grid = itertools.product(*fixed, LATE_WIDE_WEIGHTS if LATE_WIDE else LATE_WEIGHTS if LATE else lates)
     for setting in grid:
         variant = settings_with(settings, **dict(zip(NAMES, setting, strict=False)))
 
@@ -162,7 +180,7 @@ def collect() -> dict[tuple[float, ...], list[Row]]:
             """The threshold's rise for each (gap, penalty) swept (`unsure_shift`)."""
             if not retrieval.units:
                 return dict.fromkeys(itertools.product(gaps, penalties), 0.0)
-            dense = {u.unit.id: u.dense for u in retrieval.units}
+            dense = similarities(retrieval, variant)
             best = _best(retrieval.units, reader_scores(dense, retrieval, variant, assistant.profile))
             sure = reader_scores(dense, retrieval, variant, assistant.profile, named=False)
             seen = source_gap(retrieval.units, sure, best)
@@ -251,7 +269,7 @@ def replay(
 
 
 def tallies(rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:
-    """Right, wrong and declined-unanswerable counts at each of THRESHOLDS (3 × 70), for the
+    """Right, wrong and declined-unanswerable counts at each of THRESHOLDS (3 × 90), for the
     questions not in English, then for those in English."""
     counts = {False: np.zeros((3, len(THRESHOLDS))), True: np.zeros((3, len(THRESHOLDS)))}
     for r in rows:
@@ -342,6 +360,12 @@ def report(
     )
     for name, value in (*zip(NAMES, key, strict=True), ("reader_threshold", t), ("reader_threshold_en", t_en)):
         print(f"  ASSISTANT_{name.upper()}={value}")
+    if len(ranked) <= 40:  # a sweep of a few settings (CALIBRATE_UNSURE, CALIBRATE_LATE): each one's best
+        varied = [i for i, _ in enumerate(NAMES) if len({p[i] for _, p in ranked}) > 1]
+        for (each, r, w, d), each_params in ranked:
+            swept = ", ".join(f"{NAMES[i]}={each_params[i]}" for i in varied)
+            limits = each_params[len(NAMES) :]
+            print(f"  {each:.1f} ({r} right / {w} wrong / {d} declined) at {swept}, thresholds {limits}")
     top10, every = steadier(ranked)
     print(f"Steadier, to compare readers: mean of the 10 best settings {top10:.1f}, of all {len(ranked)} {every:.1f}.")
     print("\nThe profile's example questions at those settings:")

@@ -18,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.errors import AssistantError
-from assistant.search.retrieval import Retrieval
+from assistant.search.found import Retrieval
 from evals import EvalError
 from evals.metrics import (
     Outcome,

@@ -141,12 +141,12 @@ def test_list_question_gathers_every_item(assistant: Assistant) -> None:
 def test_the_best_sentence_is_quoted_with_the_next_one_when_it_scores_close(
     assistant: Assistant, question: str
 ) -> None:
-    from assistant.answer.decide import reader_scores
+    from assistant.answer.decide import reader_scores, similarities
 
     answer = assistant.ask(question)
     retrieval = answer.retrieval
     scores = reader_scores(
-        {u.unit.id: u.dense for u in retrieval.units}, retrieval, assistant.settings, assistant.profile
+        similarities(retrieval, assistant.settings), retrieval, assistant.settings, assistant.profile
     )
     best = max(retrieval.units, key=lambda u: scores[u.unit.id])
     assert best.unit.text in answer.text

@@ -457,7 +457,7 @@ def test_calibration_says_so_when_no_setting_answers_enough_examples(
     failing (a reader whose example questions all score low)."""
     from evals import calibrate
 
-    key = (0.12, 0.09, 0.15, 4, 0.4, 0.3, 0.03, 0.0, 0.0)
+    key = (0.12, 0.09, 0.15, 4, 0.4, 0.3, 0.03, 0.0, 0.0, 0.0)
     row = calibrate.Row(
         answerable=True, language="fr", alone=calibrate.Pass(top=0.9, answered=True, right=True), with_context=None
     )
@@ -468,7 +468,7 @@ def test_calibration_says_so_when_no_setting_answers_enough_examples(
     monkeypatch.setattr(calibrate, "EXAMPLES_RIGHT", 1)
     calibrate.report({key: [row]}, 1.0, lambda r: True, "dev")
     out = capsys.readouterr().out
-    assert "best score 1.0; answered right 1/1" in out and "THRESHOLD=0.65" in out
+    assert "best score 1.0; answered right 1/1" in out and f"THRESHOLD={calibrate.THRESHOLDS[0]}" in out
 
 
 def test_the_steadier_figures_average_each_setting_at_its_best_thresholds() -> None:

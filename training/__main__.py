@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.withheld,
         help="weight of the term where an answerable question, its answers withheld, must prefer « no answer »",
     )
+    parser.add_argument(
+        "--late",
+        type=float,
+        default=defaults.late,
+        help="share of late interaction (token by token, search/late.py) in the trained score",
+    )
     parser.add_argument("--no-dev", action="store_true", help="skip the blind dev split at the end")
     return parser
 
@@ -126,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         learning_rate=args.learning_rate,
         seed=args.seed,
         withheld=args.withheld,
+        late=args.late,
         bf16=native_bf16(),  # recorded in the adapter: the same data gives other bytes in float32
     )
     settings = load_settings()

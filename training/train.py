@@ -25,6 +25,7 @@ import numpy as np
 
 from assistant.models.reader import LoraConfig, add_lora
 from training.data import Example, TrainingSet
+from training.late import late_scores
 
 QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "
 
@@ -82,6 +83,10 @@ class Recipe:
     # answer » to every sentence left (the near misses around its answer included), so that the
     # learned score says « this sentence answers », not only « this one answers best ». 0: off.
     withheld: float = 0.0
+    # Share of the late-interaction score (each question token's best cosine with a sentence token,
+    # averaged: `assistant/search/late.py`) in the trained score, the rest the pooled cosine. 0: off.
+    late: float = 0.0
+    late_null_start: float = 0.7  # where the « no answer » score's late share starts
 
 
 def native_bf16(cpuinfo: str | None = None) -> bool:
@@ -106,6 +111,7 @@ class Encoded:
     start: list[int]  # the layer each text's cached states enter
     base: np.ndarray  # normalised base-model embedding, one row per text
     index: dict[str, int] = field(default_factory=dict)  # text -> row
+    skip: list[int] = field(default_factory=list)  # tokens before the text's own: the special one and the prompt
 
 
 def _pool(hidden: Any, mask: Any) -> Any:
@@ -145,7 +151,9 @@ def encode_frozen(model: Any, tokenizer: Any, texts: list[str], recipe: Recipe, 
                 base[i] = pooled[j]
             if start % 1280 == 0:
                 log(f"  frozen layers: {start + len(rows)}/{len(texts)} texts ({time.perf_counter() - started:.0f} s)")
-    return Encoded(hidden, start_of, base, {t: i for i, t in enumerate(texts)})
+    prompts = {p: 1 + len(tokenizer.tokenize(p.strip())) for p in (QUERY_PREFIX, PASSAGE_PREFIX)}
+    skip = [prompts[QUERY_PREFIX] if t.startswith(QUERY_PREFIX) else prompts[PASSAGE_PREFIX] for t in texts]
+    return Encoded(hidden, start_of, base, {t: i for i, t in enumerate(texts)}, skip)
 
 
 class TopLayers:
@@ -156,6 +164,11 @@ class TopLayers:
 
     def embed(self, rows: Sequence[int], chunk: int = 32) -> Any:
         """Embeddings of the texts at `rows`, in order; run by chunks of similar length (less padding)."""
+        return self.embed_with_tokens(rows, chunk, tokens=False)[0]
+
+    def embed_with_tokens(self, rows: Sequence[int], chunk: int = 32, tokens: bool = True) -> tuple[Any, list[Any]]:
+        """The embeddings, and each text's own token states (normalised, without the special tokens
+        and the prompt), for late interaction."""
         import torch
 
         start = self.encoded.start
@@ -165,12 +178,20 @@ class TopLayers:
             if not groups or len(groups[-1]) == chunk or start[rows[groups[-1][0]]] != start[rows[i]]:
                 groups.append([])
             groups[-1].append(i)
-        parts = [self._embed([rows[i] for i in group]) for group in groups]
+        parts: list[Any] = []
+        states: list[Any] = [None] * len(rows)
+        for group in groups:
+            pooled, hidden, mask = self._embed([rows[i] for i in group])
+            parts.append(pooled)
+            if tokens:
+                hidden = torch.nn.functional.normalize(hidden.float(), dim=-1)
+                for k, i in enumerate(group):
+                    states[i] = hidden[k, self.encoded.skip[rows[i]] : int(mask[k].sum()) - 1]
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
-        return torch.cat(parts)[inverse]
+        return torch.cat(parts)[inverse], states
 
-    def _embed(self, rows: Sequence[int]) -> Any:
+    def _embed(self, rows: Sequence[int]) -> tuple[Any, Any, Any]:
         import torch
 
         states = [self.encoded.hidden[r].to(torch.float32) for r in rows]
@@ -183,7 +204,7 @@ class TopLayers:
         for layer in self.model.encoder.layer[self.encoded.start[rows[0]] :]:
             hidden = layer(hidden, extended)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden
-        return _pool(hidden.float(), mask)  # float32 out, also under autocast
+        return _pool(hidden.float(), mask), hidden, mask  # float32 out, also under autocast
 
 
 def training_mode(model: Any, recipe: Recipe) -> None:
@@ -294,7 +315,8 @@ def train(
         alpha=recipe.alpha,
     )
     lora = add_lora(model, config, seed=recipe.seed)
-    null = torch.nn.Parameter(torch.tensor(recipe.null_start))
+    null_start = (1 - recipe.late) * recipe.null_start + recipe.late * recipe.late_null_start
+    null = torch.nn.Parameter(torch.tensor(null_start))
     optimiser = torch.optim.AdamW([*lora.values(), null], lr=recipe.learning_rate, weight_decay=0.0)
     steps = recipe.epochs * math.ceil(len(examples) / recipe.batch)
     warm = max(1, int(recipe.warmup * steps))
@@ -307,6 +329,7 @@ def train(
     # fresh pages: 0.3 s a batch).
     libc = ctypes.CDLL("libc.so.6")
     top = TopLayers(model, encoded)
+    late = recipe.late > 0
     passage_row = {u: encoded.index[PASSAGE_PREFIX + data.units[u].embedded_text] for u in data.units}
     source_of = {u.id: p.source for p in data.passages for u in p.units}
     for epoch in range(1, recipe.epochs + 1):
@@ -323,10 +346,14 @@ def train(
                 chosen.append(([rng.choice(sorted(example.positives))] if example.answerable else []) + picked)
             units = list(dict.fromkeys(u for c in chosen for u in c))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                candidates = top.embed([passage_row[u] for u in units])
+                candidates, sentence_states = top.embed_with_tokens([passage_row[u] for u in units], tokens=late)
                 asked = [_asked(e, variants, recipe.hurried, rng) for e in batch]
-                queries = top.embed([encoded.index[QUERY_PREFIX + q] for q in asked])
+                queries, question_states = top.embed_with_tokens(
+                    [encoded.index[QUERY_PREFIX + q] for q in asked], tokens=late
+                )
             scores = queries @ candidates.T
+            if late:
+                scores = (1 - recipe.late) * scores + recipe.late * late_scores(question_states, sentence_states)
             # A sentence that answers the question, other than the one drawn, is not a negative; nor
             # is another document's for a question that names no subject.
             mask = torch.zeros_like(scores, dtype=torch.bool)

@@ -17,7 +17,7 @@ from assistant.config import Settings
 from assistant.reading.analysis import fold_accents
 from assistant.reading.question import Question
 from assistant.reading.text import strip_marker
-from assistant.search.retrieval import Retrieval, ScoredUnit
+from assistant.search.found import Retrieval, ScoredUnit
 from assistant.search.scoring import sentence_score
 
 # The form of a question asking for several things; generic French and English, no topic words.

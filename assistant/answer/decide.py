@@ -38,7 +38,7 @@ from assistant.config import Settings
 from assistant.profile import Profile
 from assistant.reading.analysis import fold_accents
 from assistant.reading.question import Question
-from assistant.search.retrieval import Hit, Retrieval, ScoredUnit
+from assistant.search.found import Hit, Retrieval, ScoredUnit
 
 _YEAR = re.compile(r"(?:19|20)\d\d")
 
@@ -74,6 +74,17 @@ def reader_scores(
         for u in retrieval.units
     }
     return {unit_id: (1 - weight) * value + extra.get(unit_id, 0.0) for unit_id, value in similarities.items()}
+
+
+def similarities(retrieval: Retrieval, settings: Settings, part: int | None = None) -> dict[str, float]:
+    """Each candidate sentence's similarity to the question (or to its part number `part`): its
+    cosine blended with its late-interaction score (`reader_late_weight`) when retrieval gave one."""
+    cosine = {u.unit.id: u.dense for u in retrieval.units} if part is None else retrieval.part_scores[part]
+    late = retrieval.late if part is None else (retrieval.part_late[part] if retrieval.part_late else {})
+    weight = settings.reader_late_weight if late else 0.0
+    if not weight:
+        return cosine
+    return {unit_id: (1 - weight) * value + weight * late.get(unit_id, value) for unit_id, value in cosine.items()}
 
 
 def _best(units: list[ScoredUnit], scores: dict[str, float]) -> ScoredUnit:
@@ -167,11 +178,13 @@ def decide(
     if not retrieval.hits or not retrieval.units:
         return decline("no_passage", question, profile)
     keys = retrieval.key_terms
-    scores = reader_scores({u.unit.id: u.dense for u in retrieval.units}, retrieval, settings, profile)
+    similar = similarities(retrieval, settings)
+    scores = reader_scores(similar, retrieval, settings, profile)
     best = _best(retrieval.units, scores)
-    top = scores[best.unit.id]
     if language == "fr" and not retrieval.followup and keys and not any(t.known for t in keys):
-        if top < settings.offtopic_dense_score:  # not one word the documents use, and far from them
+        # Off topic is judged on the cosine, as calibrated before late interaction.
+        cosine = reader_scores({u.unit.id: u.dense for u in retrieval.units}, retrieval, settings, profile)
+        if max(cosine.values()) < settings.offtopic_dense_score:  # not one word the documents use, and far from them
             return decline("offtopic", question, profile, "offtopic")
     unknown = {t.word for t in keys if not t.known}
     if any(fold_accents(name) in unknown for name in question.names):  # « …à Lyon ? », « Julie Martin »
@@ -179,7 +192,7 @@ def decide(
     threshold = settings.reader_threshold_en if language == "en" else settings.reader_threshold
     # Naming the title says which document to read, not that it answers: the threshold sees only
     # the prior of any question about the title.
-    sure = reader_scores({u.unit.id: u.dense for u in retrieval.units}, retrieval, settings, profile, named=False)
+    sure = reader_scores(similar, retrieval, settings, profile, named=False)
     threshold += unsure_shift(retrieval.units, sure, best, settings)
     # A question in two parts: the best sentence of each part that the reader accepts, each part
     # scored with its own words (with the whole question's, the passage that answers one part won
@@ -190,7 +203,9 @@ def decide(
             reader_scores(p, retrieval, settings, profile, shares=share),
             reader_scores(p, retrieval, settings, profile, named=False, shares=share),
         )
-        for p, share in zip(retrieval.part_scores, shares, strict=True)
+        for p, share in zip(
+            [similarities(retrieval, settings, i) for i in range(len(retrieval.part_scores))], shares, strict=True
+        )
     ]
     kept, unanswered = [], []  # unanswered: the parts (by position) the reader does not accept
     confidences = [sure[best.unit.id]]

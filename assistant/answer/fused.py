@@ -15,7 +15,7 @@ from assistant.config import Settings
 from assistant.profile import Profile
 from assistant.reading.analysis import fold_accents
 from assistant.reading.question import Question
-from assistant.search.retrieval import Retrieval
+from assistant.search.found import Retrieval
 
 _YEAR = re.compile(r"(?:19|20)\d\d")
 

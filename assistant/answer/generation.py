@@ -23,7 +23,7 @@ from assistant.models.llm import ModelFailure
 from assistant.profile import Profile
 from assistant.reading.analysis import analyze
 from assistant.reading.text import split_sentences
-from assistant.search.retrieval import Hit
+from assistant.search.found import Hit
 
 NOT_SAID = {
     "fr": "Les documents dont je dispose ne le précisent pas.",

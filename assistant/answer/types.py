@@ -11,8 +11,8 @@ from assistant.answer.lists import Continuations
 from assistant.answer.messages import say
 from assistant.profile import Profile
 from assistant.reading.question import Question
+from assistant.search.found import Hit
 from assistant.search.lexical import QueryTerm
-from assistant.search.retrieval import Hit
 
 # A question's key words with their idf weights (`Retriever.term_weights`).
 Weights = Callable[[list[QueryTerm]], list[tuple[frozenset[str], float]]]

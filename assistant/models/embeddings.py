@@ -192,6 +192,28 @@ class SentenceTransformerEmbeddings(Embeddings):
     def token_count(self, text: str) -> int:
         return len(self._model.tokenizer(text)["input_ids"])
 
+    def token_states(self, texts: list[str], questions: bool) -> list[np.ndarray]:
+        """Each text's last-layer token vectors, each normalised (float16), without the special
+        tokens and the e5 prompt: what late interaction compares (`search/late.py`). Questions go
+        through the question model with the « query: » prompt, passages with « passage: »."""
+        model = self._question_model if questions else self._model
+        prompt = self._query_prompt if questions else self._passage_prompt
+        words = str(model.prompts[prompt]).strip() if prompt else ""
+        skip = 1 + (len(model.tokenizer(words, add_special_tokens=False)["input_ids"]) if words else 0)
+        with self._lock:
+            if self._torch.get_num_threads() != self.query_threads:
+                self._torch.set_num_threads(self.query_threads)
+            states = model.encode(
+                texts,
+                prompt_name=prompt,
+                output_value="token_embeddings",
+                batch_size=self.batch_size,
+                convert_to_numpy=False,
+                show_progress_bar=False,
+            )
+        normalize = self._torch.nn.functional.normalize
+        return [normalize(s[skip:-1].float(), dim=-1).numpy().astype("float16") for s in states]
+
 
 def _share_modules(passages: Any, questions: Any) -> None:
     """Makes the question model use the passage model's token embeddings and every encoder layer

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,77 +22,11 @@ from assistant.reading.analysis import analyze, fold_accents, has_figure
 from assistant.reading.question import Question
 from assistant.reading.text import indexed_text
 from assistant.reading.units import Unit, units_of
+from assistant.search.found import Hit, Retrieval, ScoredUnit
+from assistant.search.late import LateInteraction
 from assistant.search.lexical import LexicalIndex, QueryTerm
 from assistant.search.scoring import base_score, sentence_score
 from assistant.search.store import StoredChunk, is_connection_error
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A retrieved passage with its rank and scores in each ranking."""
-
-    chunk: StoredChunk
-    rank: int
-    score: float  # fused (RRF) score
-    dense_score: float | None  # cosine similarity, when the dense side ranked it
-    bm25_score: float | None
-
-    @property
-    def section(self) -> str:
-        return str(self.chunk.metadata.get("section", ""))
-
-    @property
-    def source(self) -> str:
-        return str(self.chunk.metadata.get("source", ""))
-
-    @property
-    def title(self) -> str:
-        """The document's title (an index built before titles were stored: its file name)."""
-        return str(self.chunk.metadata.get("title") or self.source)
-
-
-@dataclass(frozen=True)
-class ScoredUnit:
-    """A sentence or list item of a retrieved passage, scored against the question."""
-
-    unit: Unit
-    hit: Hit
-    dense: float  # cosine similarity to the question (the passage's when the unit has no vector)
-    lexical: float  # idf-weighted share of the question's words in the unit or its heading
-    score: float
-    stems: frozenset[str]  # of the unit and its heading: what the coverage check reads
-    base: float = 0.0  # the score without the lexical rank (a part of a question is re-ranked on it)
-    figure_gain: float = 0.0  # what it gained for stating a figure a question asks for (in score and base)
-
-
-@dataclass
-class Retrieval:
-    """What retrieval found for one question, and how it read the question."""
-
-    query: str  # the text searched (the question, or the previous turn and the question)
-    hits: list[Hit]
-    terms: list[QueryTerm]  # of the question itself
-    units: list[ScoredUnit] = field(default_factory=list)  # of the hits, best first
-    part_terms: list[list[QueryTerm]] = field(default_factory=list)  # of each part of a two-part question
-    # Each part's similarity to each candidate sentence (by unit id), for the reader.
-    part_scores: list[dict[str, float]] = field(default_factory=list)
-    followup: bool = False
-    best_dense: float = 0.0  # best cosine similarity of a sentence (or passage) to the question
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    about_title: bool = False  # the title's own documents hold the question's subject words (`title_share`)…
-    names_title: bool = False  # …or the question names the title (the profile's `names`)
-    # Each part's idf-weighted share of its own words that each candidate sentence (or its heading) holds.
-    part_shares: list[dict[str, float]] = field(default_factory=list)
-
-    @property
-    def best_score(self) -> float:
-        """The best sentence's fused score, without what stating a figure gained it: how well the
-        documents answer, which a figure alone does not show."""
-        return max((u.score - u.figure_gain for u in self.units), default=0.0)
-
-    @property
-    def key_terms(self) -> list[QueryTerm]:
-        return [t for t in self.terms if t.key and not t.word.isdigit()]
 
 
 def searches_in_memory(settings: Settings) -> bool:
@@ -178,6 +111,8 @@ class Retriever:
             self._passage_ids = [c.id for c in chunks if c.id in vectors]
             self._passage_matrix = _normalized([vectors[i] for i in self._passage_ids])
         self._passage_row = {c: i for i, c in enumerate(self._passage_ids)}
+        on = settings.reader_late_weight > 0 and LateInteraction.available(embeddings)
+        self.late = LateInteraction(embeddings, settings.late_cache) if on else None
 
     @property
     def in_memory(self) -> bool:
@@ -264,6 +199,11 @@ class Retriever:
             query, hits, terms, units, part_terms, part_scores, bool(context), best, timings, about_title, names_title
         )
         found.part_shares = [self._shares(units, t) for t in part_terms] if part_scores else []
+        if self.late is not None and units and settings.decision == "reader":
+            started = time.perf_counter()
+            parts = [f"{context} {part}".strip() for part in question.parts] if part_scores else []
+            found.late, *found.part_late = self.late.scores([query, *parts], [u.unit for u in units])
+            timings["late"] = (time.perf_counter() - started) * 1000
         return found
 
     def _shares(self, units: list[ScoredUnit], terms: list[QueryTerm]) -> dict[str, float]:
