@@ -183,7 +183,8 @@ def decide(
     best = _best(retrieval.units, scores)
     if language == "fr" and not retrieval.followup and keys and not any(t.known for t in keys):
         # Off topic is judged on the cosine, as calibrated before late interaction.
-        cosine = reader_scores({u.unit.id: u.dense for u in retrieval.units}, retrieval, settings, profile)
+        plain = scores if not (retrieval.late and settings.reader_late_weight) else None
+        cosine = plain or reader_scores({u.unit.id: u.dense for u in retrieval.units}, retrieval, settings, profile)
         if max(cosine.values()) < settings.offtopic_dense_score:  # not one word the documents use, and far from them
             return decline("offtopic", question, profile, "offtopic")
     unknown = {t.word for t in keys if not t.known}
