@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.runner import CONFIGS, DEFAULT_CONFIGS, REPORT_DIR, SPLIT_CHOICES, THRESHOLDS_FILE
+from evals.runner import (
+    ADDED_THRESHOLDS_FILE,
+    CONFIGS,
+    DEFAULT_CONFIGS,
+    REPORT_DIR,
+    SPLIT_CHOICES,
+    THRESHOLDS_FILE,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--check",
         action="store_true",
-        help=f"exit 1 when a test-split metric of hybrid misses its threshold in {THRESHOLDS_FILE.name}",
+        help=f"exit 1 when a test-split metric of hybrid misses its threshold in {THRESHOLDS_FILE.name} "
+        f"(with --add-corpus: in {ADDED_THRESHOLDS_FILE.name})",
     )
     return parser
 
@@ -105,9 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         questions_file = {"blind": QUESTIONS_FILE, "old": OLD_QUESTIONS_FILE}.get(args.questions)
         questions_file = questions_file or Path(args.questions)
         if thresholds_needed := args.check:
-            if questions_file != QUESTIONS_FILE or corpus is not None:
-                raise EvalError("--check gates the blind questions on corpus/: drop --questions and --corpus.")
-        thresholds = load_thresholds() if thresholds_needed else None
+            if questions_file != QUESTIONS_FILE or args.corpus is not None:
+                raise EvalError(
+                    "--check gates the blind questions on corpus/ (with --add-corpus: plus those documents): "
+                    "drop --questions and --corpus."
+                )
+        gate_file = ADDED_THRESHOLDS_FILE if args.add_corpus else THRESHOLDS_FILE
+        thresholds = load_thresholds(gate_file) if thresholds_needed else None
         evaluation, failures = run(
             settings,
             out_dir=args.out,

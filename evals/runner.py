@@ -39,6 +39,9 @@ EVALS_DIR = Path(__file__).resolve().parent
 # The first set, written with the code and tuned on for months: still run and reported, never gated.
 OLD_QUESTIONS_FILE = EVALS_DIR / "questions.jsonl"
 THRESHOLDS_FILE = EVALS_DIR / "thresholds.json"
+# The gate with documents nobody tuned on added to corpus/ (`--check --add-corpus evals/added-corpus`):
+# adding documents must not change how often the assistant declines.
+ADDED_THRESHOLDS_FILE = EVALS_DIR / "thresholds-added.json"
 REPORT_DIR = EVALS_DIR / "report"
 
 # Each configuration is a set of setting overrides; `hybrid` is what the product ships. All share one

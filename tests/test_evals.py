@@ -30,6 +30,7 @@ from evals.metrics import (
 )
 from evals.report import is_failure, revision
 from evals.runner import (
+    ADDED_THRESHOLDS_FILE,
     DEFAULT_CONFIGS,
     OLD_QUESTIONS_FILE,
     QUESTIONS_FILE,
@@ -194,6 +195,22 @@ def test_thresholds_file_is_valid_and_never_zero() -> None:
                  "citation_validity", "refusal_rate", "over_abstention_max"):  # fmt: skip
         assert name in thresholds
         assert 0 < thresholds[name] <= 1
+
+
+def test_the_added_corpus_gate_holds_declining_and_is_not_looser_than_the_main_one() -> None:
+    """With documents nobody tuned on added (`make check`'s second run), on-topic unanswerables must
+    still be declined, and no figure both files gate may drop more than 0.03 below the main gate."""
+    added, main_gate = load_thresholds(ADDED_THRESHOLDS_FILE), load_thresholds(THRESHOLDS_FILE)
+    assert 0.5 < added["ontopic_declined"] <= 1
+    for name, limit in added.items():
+        if name in main_gate:
+            looser = limit - main_gate[name] if name.endswith("_max") else main_gate[name] - limit
+            assert looser <= (3 if limit > 1 else 0.03), name  # a count of answers, or a rate
+
+
+def test_check_on_another_corpus_is_refused_before_running(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--split", "test", "--check", "--corpus", str(PROJECT_DIR / "corpus")]) == 2
+    assert "drop --questions and --corpus" in capsys.readouterr().err
 
 
 def test_thresholds_with_an_unknown_metric_are_refused(tmp_path: Path) -> None:
