@@ -8,12 +8,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
 from assistant.config import PROJECT_DIR, Settings
+from assistant.ingest.indexing import ingest
+from assistant.ingest.titles import listed_titles
+from assistant.search.store import ChunkStore
 from evals import EvalError
-from evals.__main__ import main
+from evals.__main__ import combined_corpus, main, seed_index
 from evals.metrics import (
     Outcome,
     citations_valid,
@@ -206,6 +210,30 @@ def test_the_added_corpus_gate_holds_declining_and_is_not_looser_than_the_main_o
         if name in main_gate:
             looser = limit - main_gate[name] if name.endswith("_max") else main_gate[name] - limit
             assert looser <= (3 if limit > 1 else 0.03), name  # a count of answers, or a rate
+
+
+def test_the_added_corpus_keeps_its_titles_and_embeds_only_what_the_product_index_lacks(
+    index_settings: Settings, embeddings: Embeddings, tmp_path: Path
+) -> None:
+    added = tmp_path / "added"
+    added.mkdir()
+    (added / "fiche.md").write_text("# Fiche\n\nLe congé d'essai dure douze jours ouvrables.\n", encoding="utf-8")
+    (added / "SOURCES.md").write_text("## fiche.md\n\n- Titre : Une fiche ajoutée\n", encoding="utf-8")
+    corpus = combined_corpus([index_settings.corpus_dir, added], under=tmp_path)
+    titles = listed_titles(corpus)
+    assert titles["fiche.md"] == "Une fiche ajoutée" and DOCUMENT.name in titles  # both SOURCES.md
+
+    seeded, fresh = tmp_path / "seeded", tmp_path / "fresh"
+    seed_index(seeded, index_settings)
+    summary = ingest(index_settings.model_copy(update={"corpus_dir": corpus, "index_dir": seeded}), embeddings)
+    assert 0 < summary.added < summary.chunks  # the flyer's passages came with the copy
+    ingest(index_settings.model_copy(update={"corpus_dir": corpus, "index_dir": fresh}), embeddings)
+    vectors = []
+    for folder in (seeded, fresh):
+        store = ChunkStore.open(index_settings.model_copy(update={"index_dir": folder}))
+        vectors.append(store.read_all(store.live_collection(), with_embeddings=True)[1])
+    assert vectors[0].keys() == vectors[1].keys()
+    assert all(np.allclose(vectors[0][key], vectors[1][key], atol=1e-6) for key in vectors[0])
 
 
 def test_check_on_another_corpus_is_refused_before_running(capsys: pytest.CaptureFixture[str]) -> None:
