@@ -46,8 +46,8 @@ check: $(VENV)/.installed
 	$(BIN)/python -m evals --check --split test --configs hybrid-fused hybrid
 	$(BIN)/python -m evals --check --split test --configs hybrid --add-corpus evals/added-corpus --out .cache/report-added
 
-# Rebuilds the reader's adapter from training/ (58 min on 2 AVX-512 cores, about 85 on 2 AVX2 cores: there,
-# `python -m training --candidates 5 --no-dropout` takes 51, README); never run by CI.
+# Rebuilds the reader's adapter from training/ (40 min on the 2 AVX2 cores that trained the committed one,
+# about 85 on the slower 2-core AMD EPYC: README « The reader: training it again »); never run by CI.
 train: $(VENV)/.installed
 	$(BIN)/python -m training --candidates 5 --no-dropout --seed 14 --also-questions training/questions-subjectless
 

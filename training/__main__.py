@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     defaults = Recipe()
     parser.add_argument("--out", type=Path, default=None, help="adapter file (default: the settings' reader_adapter)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument(
+        "--remine-after",
+        type=int,
+        default=defaults.remine_after,
+        help="epoch after which the negatives are mined again with the model being trained",
+    )
     parser.add_argument("--first-layer", type=int, default=defaults.first_layer, help="lowest trained encoder layer")
     parser.add_argument(
         "--query-first-layer",
@@ -121,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     recipe = replace(
         Recipe(),
         epochs=args.epochs,
+        remine_after=args.remine_after,
         hurried=args.hurried,
         first_layer=args.first_layer,
         query_first_layer=min(args.query_first_layer, args.first_layer),
