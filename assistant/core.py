@@ -314,17 +314,19 @@ class Assistant:
             return self._answer_with_followup(question, history)
 
     def _answer_with_followup(self, question: Question, history: list[dict[str, str]]) -> _Outcome:
-        """Answers the question on its own; an elliptic question the documents do not answer on its
-        own (« Et le stage court ? ») is searched again with the previous user turn."""
-        outcome = self._retrieve_and_decide(question, "")
+        """Answers the question; an elliptic question after an earlier one (« Et le stage court ? »)
+        is read with the previous user turn first, and on its own only when the two together find
+        no answer (a short question can also stand alone: « Et la VAE ? »)."""
         previous = previous_user_turn(history)
-        if outcome.decision.abstained and self.settings.followups and previous and question.elliptic:
+        if self.settings.followups and previous and question.elliptic:
             with_context = self._retrieve_and_decide(question, previous)
             if not with_context.decision.abstained:
-                embed = outcome.timings_ms.get("embed", 0.0)
-                with_context.timings_ms["embed"] = with_context.timings_ms.get("embed", 0.0) + embed
                 return with_context
-        return outcome
+            alone = self._retrieve_and_decide(question, "")
+            embed = with_context.timings_ms.get("embed", 0.0)
+            alone.timings_ms["embed"] = alone.timings_ms.get("embed", 0.0) + embed
+            return alone
+        return self._retrieve_and_decide(question, "")
 
     def _retrieve_and_decide(self, question: Question, context: str) -> _Outcome:
         retrieval = self.retriever.retrieve(question, context=context)

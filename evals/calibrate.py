@@ -7,7 +7,7 @@ change what is quoted or how it scores (`reader_margin`, `reader_title_prior`,
 `reader_figure_weight`), the decision runs with its threshold off and each
 question's best reader score and outcome are kept (for a question in parts, also the outcome at
 each part's score, where what the decision keeps changes); then each threshold of a grid is replayed
-over them, the assistant's follow-up retry included. Settings that answer an example question of the
+over them, the assistant's reading of follow-ups included. Settings that answer an example question of the
 profile wrong (`[example_facts]`: the first thing a user clicks) are left out; declining one is
 allowed, and printed (`CALIBRATE_EXAMPLES_RIGHT=N` also leaves out those that answer fewer than N
 of them right). With CALIBRATE_UNSURE=1, the settings above stay as configured and the threshold's
@@ -112,7 +112,7 @@ class Row:
     answerable: bool
     language: str
     alone: Pass
-    with_context: Pass | None  # the retry of an elliptic question, when it has a history
+    with_context: Pass | None  # an elliptic question read with its history (shown first), when it has one
     reachable: bool = False  # the candidate sentences hold every key string (what the reader could find)
     subset: str = ""  # the writer's file the question comes from
 
@@ -244,10 +244,9 @@ def _candidates(retrieval) -> str:  # type: ignore[no-untyped-def]
 
 
 def _shown(r: Row, threshold: float) -> bool | None:
-    shown = r.alone.shown(threshold)
-    if shown is None and r.with_context:
-        shown = r.with_context.shown(threshold)
-    return shown
+    """As `Assistant._answer_with_followup`: read with the history first, alone when that declines."""
+    shown = r.with_context.shown(threshold) if r.with_context else None
+    return r.alone.shown(threshold) if shown is None else shown
 
 
 def replay(

@@ -168,11 +168,6 @@ def test_a_sentence_stating_a_figure_answers_a_question_asking_for_one(assistant
     assert all(u.figure_gain == 0 for u in assistant.ask("Qui habilite les organismes ?").retrieval.units)
 
 
-@pytest.mark.xfail(
-    reason="the committed reader (trained with subject-less questions) answers « Et le stage court ? » on its own, "
-    "score 0.81, and quotes the title's three blocs (a list scoring within the margin) after the right sentence",
-    strict=True,
-)
 def test_followup_uses_the_previous_turn(assistant: Assistant) -> None:
     history = [
         {"role": "user", "content": "Combien d'heures dure le stage long ?"},

@@ -440,10 +440,26 @@ def test_calibration_replays_a_question_in_parts_at_each_parts_score() -> None:
     assert replay([unsure], 0.75, 0.65)[1:] == (0, 0, 1) and replay([unsure], 0.70, 0.65)[1:] == (0, 1, 0)
 
 
+def test_calibration_reads_a_followup_with_its_history_first() -> None:
+    """As the assistant does: an elliptic question with a history is shown as read with the previous
+    turn when that passes the threshold, and as read alone only when it does not."""
+    from evals.calibrate import Pass, Row, replay
+
+    followup = Row(
+        answerable=True,
+        language="fr",
+        alone=Pass(top=0.90, answered=True, right=False),
+        with_context=Pass(top=0.82, answered=True, right=True),
+    )
+    assert replay([followup], 0.80, 0.80)[1:] == (1, 0, 0)  # both pass: the one with the history
+    assert replay([followup], 0.85, 0.85)[1:] == (0, 1, 0)  # only alone passes
+    assert replay([followup], 0.95, 0.95)[1:] == (0, 0, 0)
+
+
 def test_the_summed_tallies_find_the_thresholds_replaying_every_pair_finds() -> None:
     """`best_thresholds` (French and English tallies summed) gives the pair, and its counts, that
     replaying every pair of the grid finds first, at both costs of a wrong answer, on random
-    questions (single passes, parts, retries with the history), the French thresholds allowed
+    questions (single passes, parts, follow-ups read with the history), the French thresholds allowed
     being a random subset."""
     import random
 
