@@ -10,10 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from assistant.config import Settings
+from typing import Any
 
 from evals.runner import (
     ADDED_THRESHOLDS_FILE,
@@ -93,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the eval; errors become one line on stderr and exit code 2."""
     from assistant.config import PROJECT_DIR, load_settings
     from assistant.errors import AssistantError
+    from assistant.ingest.indexing import seed_index
     from evals import EvalError
     from evals.report import summary_table, write_results
     from evals.runner import OLD_QUESTIONS_FILE, QUESTIONS_FILE, load_thresholds, run
@@ -194,27 +192,6 @@ def combined_corpus(folders: list[Path], under: Path | None = None) -> Path:
         (staging / "SOURCES.md").write_text("\n\n".join(sources), encoding="utf-8")
         staging.rename(target)
     return target
-
-
-def seed_index(index_dir: Path, product: Settings) -> None:
-    """Starts the index of corpus/ plus added documents from a copy of the product's own index, when
-    there is one and that index does not exist yet: the ingest that follows then embeds only what the
-    copy lacks (about a minute less in CI). A vector is keyed by the text it embeds (file name,
-    headings, passage), so the answers are those of an index built afresh; a copy made with another
-    model is embedded again whole, as `ingest` always does."""
-    import shutil
-
-    source = Path(product.index_dir)
-    if index_dir.exists() or product.chroma_url or not (source / "chroma.sqlite3").is_file():
-        return
-    staging = index_dir.with_name(index_dir.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        shutil.copytree(source, staging)
-    except OSError:  # a full disk, a file vanishing under a running ingest: build afresh instead
-        shutil.rmtree(staging, ignore_errors=True)
-        return
-    staging.rename(index_dir)
 
 
 if __name__ == "__main__":

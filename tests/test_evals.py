@@ -13,11 +13,11 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from assistant.config import PROJECT_DIR, Settings
-from assistant.ingest.indexing import ingest
+from assistant.ingest.indexing import ingest, seed_index
 from assistant.ingest.titles import listed_titles
 from assistant.search.store import ChunkStore
 from evals import EvalError
-from evals.__main__ import combined_corpus, main, seed_index
+from evals.__main__ import combined_corpus, main
 from evals.metrics import (
     Outcome,
     citations_valid,

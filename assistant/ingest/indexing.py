@@ -7,8 +7,10 @@ go; chunks whose text did not change keep their stored embeddings.
 from __future__ import annotations
 
 import errno
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -73,6 +75,24 @@ def embedding_records(chunks: list[Chunk], units: dict[str, list[Unit]] | None =
 
 def model_name(embeddings: Embeddings) -> str:
     return str(getattr(embeddings, "name", type(embeddings).__name__))
+
+
+def seed_index(index_dir: Path, source: Settings) -> None:
+    """Starts a new index folder as a copy of `source`'s embedded index, when there is one and `index_dir`
+    does not exist yet: the ingest that follows embeds only what the copy lacks. A vector is keyed by the
+    text it embeds (file name, headings, passage), so the answers are those of an index built afresh; a copy
+    made with another model is embedded again whole, as `ingest` always does. The source is only read."""
+    origin = Path(source.index_dir)
+    if index_dir.exists() or source.chroma_url or not (origin / "chroma.sqlite3").is_file():
+        return
+    staging = index_dir.with_name(index_dir.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        shutil.copytree(origin, staging)
+    except OSError:  # a full disk, a file vanishing under a running ingest: build afresh instead
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    staging.rename(index_dir)
 
 
 def ingest(
