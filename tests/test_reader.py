@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from assistant.config import PROJECT_DIR, Settings, settings_with
 from assistant.core import Assistant
@@ -149,3 +150,15 @@ def test_another_adapter_is_another_model_and_the_index_is_rebuilt(index_setting
     assert re.search(rf"-reader-{sha256(changed)[:12]}$", getattr(other, "name", ""))
     again = ingest(settings, other, ChunkStore.open(settings))
     assert first.added == again.added == again.chunks and again.unchanged == 0
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Quel est le niveau du titre ?", "Peut-on obtenir le titre par la VAE ?", "Qui peut suivre la formation ?"],
+)
+def test_the_answer_opens_on_the_passage_of_the_reader_s_best_sentence(assistant: Assistant, question: str) -> None:
+    """Passages are cited and shown by the reader's best score among their quotes, not by the
+    retrieval's rank: the first quote a user reads is from the passage the reader found best."""
+    citations = assistant.ask(question).to_dict()["citations"]
+    best = [max(s for s in c["reader_scores"] if s is not None) for c in citations]
+    assert best == sorted(best, reverse=True), best

@@ -69,8 +69,9 @@ def quote_lines(
     together: Sequence[frozenset[str]] = (),
 ) -> tuple[str, list[Citation]]:
     """The answer's text, each chosen sentence quoted word for word and followed by the `[n]` of its
-    passage (at most `max_cited` passages, the best ranked), and the citations; `scores`, when
-    given, are the reader's, recorded with each quote (None for a sentence it did not score).
+    passage (at most `max_cited` passages, those of the reader's best quotes, the best first), and the
+    citations; `scores`, when given, are the reader's, recorded with each quote (None for a sentence it
+    did not score).
     `finishing`: the units that finish a quoted list in the passages after it (`lists.py`), quoted
     beyond `max_cited`: half a list is a wrong answer; `together`: the passages of each such list,
     by chunk id."""
@@ -78,20 +79,31 @@ def quote_lines(
     def place(u: ScoredUnit) -> tuple[int, int]:
         return int(u.hit.chunk.metadata.get("start", 0)), u.unit.position
 
-    # Which passages are cited: the best ranked, and those that finish a quoted list.
+    # A passage stands by the reader's best score among its quoted sentences (the answer opens on
+    # the sentence the reader found best), then by its retrieval rank (unscored sentences).
+    standing: dict[str, tuple[float, int]] = {}
+    for u in chosen:
+        score = scores.get(u.unit.id) if scores else None
+        mark = (-score if score is not None else float("inf"), u.hit.rank)
+        standing[u.hit.chunk.id] = min(standing.get(u.hit.chunk.id, mark), mark)
+
+    def rank(u: ScoredUnit) -> tuple[float, int]:
+        return standing[u.hit.chunk.id]
+
+    # Which passages are cited: the best standing, and those that finish a quoted list.
     cited: set[str] = set()
-    for scored in sorted((u for u in chosen if u.unit.id not in finishing), key=lambda u: (u.hit.rank, place(u))):
+    for scored in sorted((u for u in chosen if u.unit.id not in finishing), key=lambda u: (rank(u), place(u))):
         if len(cited) < settings.max_cited:
             cited.add(scored.hit.chunk.id)
     cited |= {u.hit.chunk.id for u in chosen if u.unit.id in finishing}
     kept = [u for u in chosen if u.hit.chunk.id in cited]
-    # In their rank's order; a list and the passages that finish it as one, in reading order, at
-    # the best rank among them.
+    # In their standing's order; a list and the passages that finish it as one, in reading order,
+    # at the best standing among them.
     group = {chunk: i for i, chunks in enumerate(_merged(together)) for chunk in chunks}
-    best: dict[object, int] = {}
+    best: dict[object, tuple[float, int]] = {}
     for u in kept:
         key = group.get(u.hit.chunk.id, u.hit.chunk.id)
-        best[key] = min(best.get(key, u.hit.rank), u.hit.rank)
+        best[key] = min(best.get(key, rank(u)), rank(u))
     citations: dict[str, Citation] = {}
     lines = []
     for scored in sorted(kept, key=lambda u: (best[group.get(u.hit.chunk.id, u.hit.chunk.id)], place(u))):
