@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from assistant.answer.compose import quote_lines
+from assistant.answer.decide import choose
 from assistant.answer.lists import continued_lists
 from assistant.app.feedback import Interaction
 from assistant.app.render import render_interactions
@@ -14,6 +16,7 @@ from assistant.config import Settings, settings_with
 from assistant.core import Assistant
 from assistant.ingest.indexing import ingest
 from assistant.reading.units import Unit, units_of
+from assistant.search.found import Hit, ScoredUnit
 from assistant.search.store import ChunkStore, StoredChunk
 
 from .conftest import CORPUS
@@ -71,6 +74,41 @@ def test_a_list_is_not_carried_into_another_list_nor_another_section_nor_past_a_
     assert continued_lists(*far) == {}
     finished = _index((SECTION, "- les salariés ;\n- les apprentis.\n\nLes demandes se font en ligne.", 0))
     assert continued_lists(*finished) == {}
+
+
+def _scored(passages: list[tuple[str, str, int]], scores: dict[str, float]) -> list[ScoredUnit]:
+    """The units of `passages` (one document), each retrieved passage ranked in the order given,
+    with the reader scores of those whose text is in `scores` (0 for the others)."""
+    chunks, units = _index(*passages)
+    scored = []
+    for rank, chunk in enumerate(chunks, 1):
+        hit = Hit(chunk, rank, 0.0, None, None)
+        scored += [ScoredUnit(u, hit, 0.0, 0.0, scores.get(u.text, 0.0), frozenset()) for u in units[chunk.id]]
+    return scored
+
+
+def test_a_quoted_list_item_comes_with_the_sentence_announcing_it_and_a_repeated_one_is_quoted_once() -> None:
+    """« adapter le prix … ; » alone reads as the opposite of « L'organisme n'a pas à : ». The same
+    item in two passages is quoted once, from the passage the reader scored higher."""
+    item = "- adapter le prix de votre accompagnement à votre solde ;"
+    units = _scored(
+        [
+            (
+                "Accompagnement > Prix",
+                f"Le prix est libre.\n\nL'organisme n'a pas à :\n\n{item}\n- demander un acompte.",
+                0,
+            ),
+            ("Accompagnement > Rappel", f"Rappel :\n\n{item}", 200),
+        ],
+        {item: 0.9},
+    )
+    first, repeated = [u for u in units if u.unit.text == item]
+    scores = {u.unit.id: u.score for u in units} | {repeated.unit.id: 0.8}
+    chosen = choose(units, scores, first, Settings())
+    assert "L'organisme n'a pas à :" in [u.unit.text for u in chosen]
+    text, citations = quote_lines([*chosen, repeated], scores, "intro", "fr", Settings())
+    assert text.index("n'a pas à") < text.index("adapter le prix") and text.count("adapter le prix") == 1, text
+    assert [c.n for c in citations] == [1]  # the passage that only repeated it is not cited
 
 
 @pytest.fixture(scope="module")

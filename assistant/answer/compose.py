@@ -90,6 +90,16 @@ def quote_lines(
     def rank(u: ScoredUnit) -> tuple[float, int]:
         return standing[u.hit.chunk.id]
 
+    # A sentence several passages repeat is quoted once, from the best standing of them.
+    seen: set[str] = set()
+    unique: list[ScoredUnit] = []
+    for u in sorted(chosen, key=lambda u: (rank(u), place(u))):
+        text = " ".join(u.unit.text.split())
+        if text not in seen:
+            seen.add(text)
+            unique.append(u)
+    chosen = [u for u in chosen if u in unique]
+
     # Which passages are cited: the best standing, and those that finish a quoted list.
     cited: set[str] = set()
     for scored in sorted((u for u in chosen if u.unit.id not in finishing), key=lambda u: (rank(u), place(u))):

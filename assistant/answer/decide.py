@@ -108,6 +108,10 @@ def unsure_shift(units: list[ScoredUnit], sure: dict[str, float], best: ScoredUn
     return settings.reader_unsure_penalty if gap is not None and gap <= settings.reader_unsure_gap else 0.0
 
 
+def _said(unit: ScoredUnit) -> str:
+    return " ".join(unit.unit.text.split())
+
+
 def choose(units: list[ScoredUnit], scores: dict[str, float], best: ScoredUnit, settings: Settings) -> list[ScoredUnit]:
     """The sentences quoted around the best one: the one that follows it within its own margin,
     those scoring within the margin, and the whole list it belongs to or announces when its items
@@ -122,7 +126,7 @@ def choose(units: list[ScoredUnit], scores: dict[str, float], best: ScoredUnit, 
     for unit in by_score:
         if len(chosen) >= settings.max_sentences or scores[unit.unit.id] < floor:
             break
-        if unit not in chosen:
+        if unit not in chosen and _said(unit) not in {_said(u) for u in chosen}:  # a sentence passages repeat
             chosen.append(unit)
     for unit in list(chosen):
         block = unit.unit.block
@@ -136,6 +140,18 @@ def choose(units: list[ScoredUnit], scores: dict[str, float], best: ScoredUnit, 
         together = sum(1 for u in by_score[: settings.list_window] if u in items) >= 2
         if announced or together:
             chosen += [u for u in items if u not in chosen]
+    # A list's items are quoted with the sentence that announces them (« … n'a pas à : »): without
+    # it an item can read as the opposite of the document.
+    for unit in list(chosen):
+        if unit.unit.block < 0:
+            continue
+        intro = [
+            u
+            for u in units
+            if u.hit is unit.hit and u.unit.position == unit.unit.block - 1 and u.unit.text.rstrip().endswith(":")
+        ]
+        if intro and intro[0] not in chosen:
+            chosen.append(intro[0])
     return chosen
 
 
