@@ -29,6 +29,8 @@ QUESTIONS = TRAINING_DIR / "questions"
 # (`python -m training --also-questions DIR` adds them): « qu'est-ce que X ? » on the same documents.
 DEFINITIONAL = TRAINING_DIR / "questions-definitional"
 SUBJECTLESS = TRAINING_DIR / "questions-subjectless"  # questions naming no subject (`Example.subjectless`)
+# In the user's own words, and near misses the documents do not answer (not yet in the committed adapter's data).
+PARAPHRASE = TRAINING_DIR / "questions-paraphrase"
 # A sentence answers when this share of its characters lies inside one of the question's excerpts
 # (a writer's excerpt may be a whole sentence that our splitter cut in two, or part of a list).
 COVERED_SHARE = 0.6
