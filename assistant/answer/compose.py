@@ -59,6 +59,11 @@ def compose(
     return text, citations, coverage, score
 
 
+def said(unit: ScoredUnit) -> str:
+    """A quote's text as compared with another's: whitespace folded."""
+    return " ".join(unit.unit.text.split())
+
+
 def quote_lines(
     chosen: list[ScoredUnit],
     scores: dict[str, float] | None,
@@ -94,9 +99,8 @@ def quote_lines(
     seen: set[str] = set()
     unique: list[ScoredUnit] = []
     for u in sorted(chosen, key=lambda u: (rank(u), place(u))):
-        text = " ".join(u.unit.text.split())
-        if text not in seen:
-            seen.add(text)
+        if said(u) not in seen:
+            seen.add(said(u))
             unique.append(u)
     chosen = [u for u in chosen if u in unique]
 

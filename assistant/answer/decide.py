@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer.compose import quote_lines
+from assistant.answer.compose import quote_lines, said
 from assistant.answer.lists import Continuations
 from assistant.answer.messages import say
 from assistant.answer.types import CorpusFacts, Decision, decline
@@ -108,10 +108,6 @@ def unsure_shift(units: list[ScoredUnit], sure: dict[str, float], best: ScoredUn
     return settings.reader_unsure_penalty if gap is not None and gap <= settings.reader_unsure_gap else 0.0
 
 
-def _said(unit: ScoredUnit) -> str:
-    return " ".join(unit.unit.text.split())
-
-
 def choose(units: list[ScoredUnit], scores: dict[str, float], best: ScoredUnit, settings: Settings) -> list[ScoredUnit]:
     """The sentences quoted around the best one: the one that follows it within its own margin,
     those scoring within the margin, and the whole list it belongs to or announces when its items
@@ -126,7 +122,7 @@ def choose(units: list[ScoredUnit], scores: dict[str, float], best: ScoredUnit, 
     for unit in by_score:
         if len(chosen) >= settings.max_sentences or scores[unit.unit.id] < floor:
             break
-        if unit not in chosen and _said(unit) not in {_said(u) for u in chosen}:  # a sentence passages repeat
+        if unit not in chosen and said(unit) not in {said(u) for u in chosen}:  # a sentence passages repeat
             chosen.append(unit)
     for unit in list(chosen):
         block = unit.unit.block
